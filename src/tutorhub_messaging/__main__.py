@@ -1,0 +1,3 @@
+from tutorhub_messaging.cli import main
+
+main()

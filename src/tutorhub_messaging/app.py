@@ -1,0 +1,93 @@
+"""The ASGI application: REST (FastAPI) and the realtime hub (Socket.IO) on one port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import socketio
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from redis.asyncio import Redis
+
+from tutorhub_messaging import SERVICE_NAME, __version__
+from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.hub.chat import CHAT_HUB
+from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter
+from tutorhub_messaging.hub.server import build_hub
+from tutorhub_messaging.identity.sessions import Authenticator
+from tutorhub_messaging.identity.tokens import TokenKeys
+from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.rest.errors import install_error_handlers
+from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
+from tutorhub_messaging.rest.responses import JsonResponse
+from tutorhub_messaging.routes import include_routers
+from tutorhub_messaging.settings import SessionStore, Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def build_context(settings: Settings) -> AppContext:
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    session_redis = redis if settings.session_store is SessionStore.REDIS else None
+    return AppContext(
+        settings=settings,
+        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
+        hub=CHAT_HUB,
+        rate_limiter=InMemoryRateLimiter(settings.message_rate_per_minute),
+        redis=redis,
+    )
+
+
+def create_fastapi(context: AppContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if context.settings.uses_dev_secret:
+            log.warning("using the built-in development JWT secret: set MESSAGING_JWT_SECRET")
+        yield
+        if context.redis is not None:
+            await context.redis.aclose()
+        await context.db.dispose()
+
+    app = FastAPI(
+        title="TutorHub messaging",
+        version=__version__,
+        description="Conversations, chat messages and the realtime chat hub of TutorHub.",
+        default_response_class=JsonResponse,
+        lifespan=lifespan,
+    )
+    app.state.context = context
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=context.settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id"],
+    )
+    install_error_handlers(app)
+    app.include_router(ops_router)
+    include_routers(app)
+    return app
+
+
+def create_app(settings: Settings | None = None) -> Any:
+    """The whole service as one ASGI callable (what ``serve`` runs and tests drive)."""
+    settings = settings or get_settings()
+    context = build_context(settings)
+    api = create_fastapi(context)
+    sio = build_hub(context)
+    inner = socketio.ASGIApp(
+        sio,
+        other_asgi_app=RequestContext(api, settings.max_body_bytes),
+        socketio_path="socket.io",
+    )
+    app = PrefixStrip(inner)
+    app.context = context  # type: ignore[attr-defined]
+    app.sio = sio  # type: ignore[attr-defined]
+    app.api = api  # type: ignore[attr-defined]
+    log.debug("%s %s app built", SERVICE_NAME, __version__)
+    return app

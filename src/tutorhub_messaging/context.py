@@ -1,0 +1,35 @@
+"""The long-lived objects a running service shares, built once in ``app.create_app``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from redis.asyncio import Redis
+
+from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.hub.definition import HubDefinition
+from tutorhub_messaging.identity.directory import DirectoryRefresher
+from tutorhub_messaging.identity.sessions import Authenticator
+from tutorhub_messaging.messages.service import MessageRules
+from tutorhub_messaging.realtime import RoomNotifier, SilentNotifier
+from tutorhub_messaging.settings import Settings
+
+if TYPE_CHECKING:
+    from tutorhub_messaging.hub.ratelimit import RateLimiter
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    db: Database
+    authenticator: Authenticator
+    hub: HubDefinition
+    rate_limiter: RateLimiter
+    directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
+    notifier: RoomNotifier = field(default_factory=SilentNotifier)
+    redis: Redis | None = None
+
+    @property
+    def message_rules(self) -> MessageRules:
+        return MessageRules(self.hub, self.settings.max_message_bytes)

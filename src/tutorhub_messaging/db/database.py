@@ -1,0 +1,128 @@
+"""Engine, sessions and the unit of work.
+
+One unit of work per REST request or socket event: it commits or rolls back as a whole, and the
+realtime events it collected are sent only after a successful commit (dropped on rollback), so
+nothing is announced that was not stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from tutorhub_messaging.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class UnitOfWork:
+    """A session plus the work to do once its transaction has committed."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self._after_commit: list[AfterCommit] = []
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        self._after_commit.append(callback)
+
+    async def _run_after_commit(self) -> None:
+        for callback in self._after_commit:
+            try:
+                await callback()
+            except Exception:
+                # The data is committed; a failed announcement must not turn into a failed call.
+                log.exception("after-commit callback failed")
+        self._after_commit.clear()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        # One connection per process: SQLite has one writer anyway, and the pool queue then
+        # serialises units of work without "database is locked" errors.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
+        _configure_sqlite(engine)
+        return engine
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=30,
+        pool_pre_ping=True,  # a restarted PostgreSQL costs one failed ping, not a failed request
+        pool_recycle=1800,
+    )
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+        try:
+            async with self.sessions() as session:
+                uow = UnitOfWork(session)
+                try:
+                    yield uow
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        except (OperationalError, PoolTimeout, OSError, ConnectionError) as exc:
+            log.warning("database unavailable: %s", type(exc).__name__)
+            raise Unavailable() from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                log.warning("database connection lost")
+                raise Unavailable() from exc
+            raise
+        await uow._run_after_commit()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,155 @@
+"""All ORM models in one place, so Alembic sees every table.
+
+Field names follow the guides (camelCase in JSON); columns are snake_case. Every record of the
+guides' three objects carries id, isActive, recordVersion, createdAt, updatedAt, _owner and
+``<enum>_idx`` for each enum field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Index, Integer, MetaData, String, Text, UniqueConstraint, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from tutorhub_messaging.db.types import IdType, JsonType, SequenceKey, UtcDateTime, utcnow
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CONVERSATION_TYPES = ("studentTutor", "adminStudent", "adminTutor")
+CONVERSATION_STATUSES = ("active", "closed")
+MESSAGE_TYPES = ("text", "image", "document", "system", "warning")
+MESSAGE_STATUSES = ("pending", "approved", "rejected")
+MODERATION_ACTIONS = ("blocked", "silenced")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class RecordMixin:
+    """The bookkeeping fields every guide object carries."""
+
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    record_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    owner: Mapped[str | None] = mapped_column(IdType, nullable=True)
+
+
+class Conversation(RecordMixin, Base):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        UniqueConstraint("conversation_type", "participant_a", "participant_b"),
+        Index(None, "participant_a", "last_message_at"),
+        Index(None, "participant_b", "last_message_at"),
+        Index(None, "enrollment_id"),
+    )
+
+    id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    conversation_type: Mapped[str] = mapped_column(String(20))
+    conversation_type_idx: Mapped[int] = mapped_column(Integer)
+    participant_a: Mapped[str] = mapped_column(IdType)
+    participant_b: Mapped[str] = mapped_column(IdType)
+    enrollment_id: Mapped[str | None] = mapped_column(IdType, nullable=True)
+    last_message_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    last_message_preview: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(10))
+    status_idx: Mapped[int] = mapped_column(Integer)
+    participant_a_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    participant_b_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    course_title: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+
+class ChatMessage(RecordMixin, Base):
+    __tablename__ = "chat_message"
+    __table_args__ = (
+        # A room's newest active messages (history, paging, `after` replay).
+        Index(None, "room_id", "is_active", "seq"),
+        # Unread counts: a room's active messages after a time.
+        Index(None, "room_id", "is_active", "timestamp"),
+        Index(None, "sender_id"),
+        # Idempotent sends: one stored message per (room, sender, clientMessageId).
+        UniqueConstraint("room_id", "sender_id", "client_message_id"),
+    )
+
+    # Internal insertion order; the public key is the UUID `id`.
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(IdType, unique=True)
+    room_id: Mapped[str] = mapped_column(IdType)
+    sender_id: Mapped[str | None] = mapped_column(IdType, nullable=True)
+    sender_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    sender_avatar: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    message_type: Mapped[str] = mapped_column(String(20))
+    message_type_idx: Mapped[int] = mapped_column(Integer)
+    content: Mapped[dict[str, Any]] = mapped_column(JsonType)
+    timestamp: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    status: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    status_idx: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reply_to: Mapped[dict[str, Any] | None] = mapped_column(JsonType, nullable=True)
+    forwarded: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    client_message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class ChatModeration(RecordMixin, Base):
+    __tablename__ = "chat_moderation"
+    __table_args__ = (Index(None, "room_id", "user_id", "is_active"),)
+
+    id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    room_id: Mapped[str] = mapped_column(IdType)
+    user_id: Mapped[str] = mapped_column(IdType)
+    action: Mapped[str] = mapped_column(String(10))
+    action_idx: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    issued_by: Mapped[str | None] = mapped_column(IdType, nullable=True)
+
+
+class DirectoryUser(Base):
+    """What the service knows of a user, refreshed by every authenticated call and by M2M sync."""
+
+    __tablename__ = "directory_user"
+
+    id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    fullname: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    avatar: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    role_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Enrollment(Base):
+    """Read model of the enrollment service's records, written by M2M sync."""
+
+    __tablename__ = "enrollment"
+    __table_args__ = (Index(None, "student_id", "tutor_user_id"),)
+
+    id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    student_id: Mapped[str] = mapped_column(IdType)
+    tutor_user_id: Mapped[str] = mapped_column(IdType)
+    tutor_profile_id: Mapped[str] = mapped_column(IdType)
+    course_pack_id: Mapped[str] = mapped_column(IdType)
+    course_title: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    student_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    tutor_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    status: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class ReadState(Base):
+    """The latest read time a user reported for a room; it never moves backwards."""
+
+    __tablename__ = "read_state"
+
+    room_id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    user_id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    last_read_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,88 @@
+"""The shape of a hub definition: everything a hub's rules are, as data.
+
+The generic engine (``hub.engine``) reads a ``HubDefinition``; the chat hub (``hub.chat``) is one
+instance. A second hub would be another instance, not another copy of the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+FieldKind = Literal["text", "string", "integer", "json", "id"]
+ALL_TYPES: Literal["all"] = "all"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``room[field] <op> value``: the only kind of condition the guides' hubs use."""
+
+    field: str
+    op: Literal["==", "!="]
+    value: Any
+
+    def holds(self, room: Mapping[str, Any]) -> bool:
+        actual = room.get(self.field)
+        return bool(actual == self.value) if self.op == "==" else bool(actual != self.value)
+
+
+@dataclass(frozen=True)
+class ContentField:
+    name: str
+    kind: FieldKind
+    required: bool = False
+    choices: tuple[str, ...] | None = None
+    max_length: int | None = None
+
+
+@dataclass(frozen=True)
+class MessageType:
+    name: str
+    fields: tuple[ContentField, ...]
+    # How the inbox previews a message of this type; ``{field}`` is replaced by the content's value.
+    preview: str
+
+
+@dataclass(frozen=True)
+class RolePermissions:
+    read: bool
+    send: bool
+    allowed_types: frozenset[str] | Literal["all"] = "all"
+    moderated: bool = False
+    moderate: bool = False
+    delete_any: bool = False
+    manage_room: bool = False
+
+    def may_send_type(self, message_type: str) -> bool:
+        return self.send and (self.allowed_types == ALL_TYPES or message_type in self.allowed_types)
+
+
+@dataclass(frozen=True)
+class AuthorizationSource:
+    """The caller gets ``hub_role`` when ``room[room_user_field] == caller`` and ``condition`` holds."""
+
+    name: str
+    room_user_field: str
+    hub_role: str
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class HubDefinition:
+    name: str
+    room_object: str
+    eligibility: Condition
+    absolute_roles: frozenset[str]
+    absolute_hub_role: str
+    authorization_sources: tuple[AuthorizationSource, ...]
+    roles: Mapping[str, RolePermissions]
+    message_types: Mapping[str, MessageType]
+    # Events a client may relay with hub:event; anything else matching the name rule is custom.
+    standard_events: frozenset[str] = field(default_factory=frozenset)
+    # Events whose relay needs only read permission (and that are persisted as read state).
+    read_events: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def namespace_suffix(self) -> str:
+        return f"/hub/{self.name}"

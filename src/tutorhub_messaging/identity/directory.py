@@ -1,0 +1,107 @@
+"""The local user directory: names and avatars of users, known even while they are offline."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tutorhub_messaging.db.database import UnitOfWork
+from tutorhub_messaging.db.models import DirectoryUser
+from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.db.upsert import excluded, insert_for
+from tutorhub_messaging.identity.principal import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class DirectoryEntry:
+    id: str
+    fullname: str | None
+    avatar: str | None
+    role_id: str | None
+
+
+class DirectoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, entry: DirectoryEntry, *, keep_known_values: bool) -> None:
+        """Insert or update a user. With ``keep_known_values``, a missing value keeps the stored one."""
+        stmt = insert_for(self.session, DirectoryUser).values(
+            id=entry.id,
+            fullname=entry.fullname,
+            avatar=entry.avatar,
+            role_id=entry.role_id,
+            updated_at=utcnow(),
+        )
+        table = DirectoryUser.__table__.c
+        values: dict[str, ColumnElement[Any]]
+        if keep_known_values:
+            values = {
+                name: func.coalesce(excluded(stmt, name), table[name])
+                for name in ("fullname", "avatar", "role_id")
+            }
+        else:
+            values = {name: excluded(stmt, name) for name in ("fullname", "avatar", "role_id")}
+        values["updated_at"] = excluded(stmt, "updated_at")
+        await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
+
+    async def get(self, user_id: str) -> DirectoryEntry | None:
+        row = await self.session.get(DirectoryUser, user_id)
+        return None if row is None else DirectoryEntry(row.id, row.fullname, row.avatar, row.role_id)
+
+    async def get_many(self, user_ids: list[str]) -> dict[str, DirectoryEntry]:
+        if not user_ids:
+            return {}
+        rows = await self.session.scalars(select(DirectoryUser).where(DirectoryUser.id.in_(user_ids)))
+        return {r.id: DirectoryEntry(r.id, r.fullname, r.avatar, r.role_id) for r in rows}
+
+
+class DirectoryRefresher:
+    """Keeps the directory current from authenticated callers without a write per call.
+
+    A caller's row is written when what their token says differs from what this process last
+    wrote, or when that was longer ago than ``max_age_seconds``.
+    """
+
+    def __init__(self, max_entries: int = 50_000, max_age_seconds: float = 600.0) -> None:
+        self._seen: OrderedDict[str, tuple[DirectoryEntry, float]] = OrderedDict()
+        self._max_entries = max_entries
+        self._max_age = max_age_seconds
+
+    @staticmethod
+    def entry_for(principal: Principal) -> DirectoryEntry:
+        return DirectoryEntry(principal.user_id, principal.fullname, principal.avatar, principal.role_id)
+
+    def needs_refresh(self, principal: Principal) -> bool:
+        if principal.is_service:
+            return False
+        seen = self._seen.get(principal.user_id)
+        if seen is None:
+            return True
+        entry, at = seen
+        return entry != self.entry_for(principal) or time.monotonic() - at > self._max_age
+
+    async def refresh(self, uow: UnitOfWork, principal: Principal) -> None:
+        if not self.needs_refresh(principal):
+            return
+        entry = self.entry_for(principal)
+        await DirectoryRepository(uow.session).upsert(entry, keep_known_values=True)
+
+        async def _remember() -> None:
+            self.remember(entry)
+
+        uow.after_commit(_remember)
+
+    def remember(self, entry: DirectoryEntry) -> None:
+        self._seen[entry.id] = (entry, time.monotonic())
+        self._seen.move_to_end(entry.id)
+        while len(self._seen) > self._max_entries:
+            self._seen.popitem(last=False)
+
+    def forget(self, user_id: str) -> None:
+        self._seen.pop(user_id, None)

@@ -1,0 +1,141 @@
+"""Access tokens: decoding with pinned algorithms, and minting for local use.
+
+HS256 tokens are checked with ``MESSAGING_JWT_SECRET``; RS256 tokens with the public key from
+``MESSAGING_JWT_PUBLIC_KEY_FILE``. The algorithm a token claims is only used to pick which of those
+two keys to try; ``none`` and every other algorithm are refused before any verification.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from tutorhub_messaging.identity.principal import SUPER_ADMIN, Principal
+from tutorhub_messaging.settings import Settings
+
+M2M_TOKEN_NAME = "tutorhub-m2m-token"
+UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+MAX_TOKEN_LENGTH = 8192
+
+
+class InvalidToken(Exception):
+    """The token is malformed, expired, wrongly signed or of a refused algorithm."""
+
+
+@dataclass(frozen=True)
+class TokenKeys:
+    hs256_secret: str | None
+    rs256_public_key: str | None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TokenKeys:
+        public_key = None
+        if settings.jwt_public_key_file is not None:
+            public_key = settings.jwt_public_key_file.read_text()
+        return cls(hs256_secret=settings.hs256_secret, rs256_public_key=public_key)
+
+
+def _roles_from(claim: Any) -> frozenset[str]:
+    if isinstance(claim, str):
+        return frozenset(r.strip() for r in claim.split(",") if r.strip())
+    if isinstance(claim, list):
+        return frozenset(r for r in claim if isinstance(r, str) and r)
+    return frozenset()
+
+
+def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str | None:
+    value = claims.get(name)
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
+        raise InvalidToken("malformed")
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidToken("malformed") from exc
+    algorithm = header.get("alg")
+    if algorithm == "HS256" and keys.hs256_secret:
+        key = keys.hs256_secret
+    elif algorithm == "RS256" and keys.rs256_public_key:
+        key = keys.rs256_public_key
+    else:
+        raise InvalidToken("algorithm not accepted")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[algorithm],  # exactly one, chosen by us from the configured keys
+            options={"require": [], "verify_aud": False},
+            leeway=5,
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(type(exc).__name__) from exc
+    return claims
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    """Build the caller from verified claims, enforcing the rules that signatures do not."""
+    if claims.get("tokenName") == M2M_TOKEN_NAME:
+        service = claims.get("serviceName")
+        if not isinstance(service, str) or not service or "exp" not in claims:
+            raise InvalidToken("service token without serviceName or exp")
+        return Principal(user_id=f"service:{service[:128]}", service_name=service[:128])
+
+    user_id = claims.get("userId") or claims.get("sub")
+    if not isinstance(user_id, str) or not UUID_RE.match(user_id):
+        raise InvalidToken("userId missing or not a UUID")
+    roles = _roles_from(claims.get("roleId"))
+    if "exp" not in claims and SUPER_ADMIN not in roles:
+        raise InvalidToken("only absolute sessions may omit exp")
+    return Principal(
+        user_id=user_id.lower(),
+        roles=roles,
+        session_id=_optional_str(claims, "sessionId", 256),
+        fullname=_optional_str(claims, "fullname", 255),
+        avatar=_optional_str(claims, "avatar"),
+        email=_optional_str(claims, "email", 320),
+    )
+
+
+def strip_bearer(value: str) -> str:
+    value = value.strip()
+    return value[7:].strip() if value[:7].lower() == "bearer " else value
+
+
+def mint_user_token(
+    secret: str,
+    *,
+    user_id: str | None = None,
+    role: str = "student",
+    fullname: str | None = None,
+    avatar: str | None = None,
+    ttl_seconds: int | None = 3600,
+    session_id: str | None = None,
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "userId": user_id or str(uuid.uuid4()),
+        "sessionId": session_id or str(uuid.uuid4()),
+        "roleId": role,
+        "iat": now,
+    }
+    if fullname:
+        claims["fullname"] = fullname
+    if avatar:
+        claims["avatar"] = avatar
+    if ttl_seconds is not None:
+        claims["exp"] = now + ttl_seconds
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def mint_service_token(secret: str, *, service_name: str, ttl_seconds: int = 3600) -> str:
+    now = int(time.time())
+    claims = {"tokenName": M2M_TOKEN_NAME, "serviceName": service_name, "iat": now, "exp": now + ttl_seconds}
+    return jwt.encode(claims, secret, algorithm="HS256")

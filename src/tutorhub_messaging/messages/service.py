@@ -1,0 +1,172 @@
+"""Storing a message: the one path every send takes (hub:send, REST POST, sendSystemMessage).
+
+Callers decide *whether* the sender may send (hub roles, moderation, rate limit); this module
+decides *what* is stored: content checked against its type, reply target resolved, idempotency by
+``clientMessageId``, the conversation's inbox preview and the sender's read state updated, and the
+``hub:messageArrived`` broadcast queued for after the commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+
+from tutorhub_messaging.conversations.repository import ConversationRepository
+from tutorhub_messaging.db.database import UnitOfWork
+from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, ChatMessage
+from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.errors import InvalidInput
+from tutorhub_messaging.hub.definition import HubDefinition
+from tutorhub_messaging.identity.tokens import UUID_RE
+from tutorhub_messaging.messages.content import preview_of, validate_content
+from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
+from tutorhub_messaging.messages.serializers import message_record
+from tutorhub_messaging.realtime import RoomNotifier
+
+MAX_CLIENT_MESSAGE_ID = 64
+MESSAGE_ARRIVED = "hub:messageArrived"
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    id: str | None
+    fullname: str | None
+    avatar: str | None
+
+    def as_payload(self) -> dict[str, Any]:
+        return {"id": self.id, "fullname": self.fullname, "avatar": self.avatar}
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A send request as the client gave it; nothing here is trusted yet."""
+
+    message_type: Any
+    content: Any
+    reply_to: Any = None
+    forwarded: Any = None
+    client_message_id: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRules:
+    definition: HubDefinition
+    max_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    record: dict[str, Any]
+    created: bool  # False when a clientMessageId retry found the message already stored
+
+
+def check_client_message_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_MESSAGE_ID:
+        raise InvalidInput(
+            f"clientMessageId must be a string of 1 to {MAX_CLIENT_MESSAGE_ID} characters",
+            key="errMsg_clientMessageIdIsNotValid",
+        )
+    return value
+
+
+def _reply_target_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        value = value.get("id")
+    if not isinstance(value, str) or not UUID_RE.match(value):
+        raise InvalidInput("replyTo must be a message id or {id}", key="errMsg_replyToIsNotValid")
+    return value.lower()
+
+
+async def _resolve_reply(
+    messages: MessageRepository, rules: MessageRules, room_id: str, value: Any
+) -> dict[str, Any] | None:
+    target_id = _reply_target_id(value)
+    if target_id is None:
+        return None
+    target = await messages.get_active_in_room(room_id, target_id)
+    if target is None:
+        raise InvalidInput("Reply target not found in this room", key="errMsg_replyToIsNotValid")
+    target_type = rules.definition.message_types.get(target.message_type)
+    preview = preview_of(target_type, target.content) if target_type else ""
+    return {"id": target.id, "preview": preview}
+
+
+async def store_message(
+    uow: UnitOfWork,
+    notifier: RoomNotifier,
+    rules: MessageRules,
+    *,
+    room_id: str,
+    sender: Sender,
+    new: NewMessage,
+    status: str = "approved",
+) -> StoredMessage:
+    message_type, content = validate_content(rules.definition, new.message_type, new.content, rules.max_bytes)
+    client_message_id = check_client_message_id(new.client_message_id)
+    if new.forwarded is not None and not isinstance(new.forwarded, bool):
+        raise InvalidInput("forwarded must be a boolean", key="errMsg_forwardedIsNotValid")
+
+    messages = MessageRepository(uow.session)
+    if client_message_id is not None and sender.id is not None:
+        existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
+        if existing is not None:
+            return StoredMessage(message_record(existing), created=False)
+
+    reply_to = await _resolve_reply(messages, rules, room_id, new.reply_to)
+    now = utcnow()
+    message = ChatMessage(
+        id=str(uuid.uuid4()),
+        room_id=room_id,
+        sender_id=sender.id,
+        sender_name=sender.fullname,
+        sender_avatar=sender.avatar,
+        message_type=message_type.name,
+        message_type_idx=MESSAGE_TYPES.index(message_type.name),
+        content=content,
+        timestamp=now,
+        status=status,
+        status_idx=MESSAGE_STATUSES.index(status),
+        reply_to=reply_to,
+        forwarded=bool(new.forwarded),
+        client_message_id=client_message_id,
+        is_active=True,
+        record_version=0,
+        created_at=now,
+        updated_at=now,
+        owner=sender.id,
+    )
+    if client_message_id is not None:
+        # A concurrent retry with the same clientMessageId may win the race: return its message.
+        try:
+            async with uow.session.begin_nested():
+                await messages.add(message)
+        except IntegrityError:
+            assert sender.id is not None
+            existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
+            if existing is None:
+                raise
+            return StoredMessage(message_record(existing), created=False)
+    else:
+        await messages.add(message)
+
+    await ConversationRepository(uow.session).record_last_message(
+        room_id, now, preview_of(message_type, content)
+    )
+    if sender.id is not None:
+        await ReadStateRepository(uow.session).mark_read(room_id, sender.id, now)
+
+    record = message_record(message)
+    payload = {"roomId": room_id, "sender": sender.as_payload(), "message": record}
+
+    async def _announce() -> None:
+        await notifier.emit_to_room(room_id, MESSAGE_ARRIVED, payload)
+
+    uow.after_commit(_announce)
+    return StoredMessage(record, created=True)

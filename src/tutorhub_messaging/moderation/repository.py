@@ -1,0 +1,50 @@
+"""All SQL about moderation actions (block, silence) in rooms."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tutorhub_messaging.db.models import ChatModeration
+from tutorhub_messaging.db.types import utcnow
+
+
+class ModerationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def in_force_for(self, room_id: str, user_id: str, now: datetime) -> list[ChatModeration]:
+        rows = await self.session.scalars(
+            select(ChatModeration).where(
+                ChatModeration.room_id == room_id,
+                ChatModeration.user_id == user_id,
+                ChatModeration.is_active.is_(True),
+                or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > now),
+            )
+        )
+        return list(rows)
+
+    async def add(self, action: ChatModeration) -> ChatModeration:
+        self.session.add(action)
+        await self.session.flush()
+        return action
+
+    async def lift(self, room_id: str, user_id: str, action: str) -> int:
+        """Deactivate every active action of this kind; returns how many were in force."""
+        result = await self.session.execute(
+            update(ChatModeration)
+            .where(
+                ChatModeration.room_id == room_id,
+                ChatModeration.user_id == user_id,
+                ChatModeration.action == action,
+                ChatModeration.is_active.is_(True),
+            )
+            .values(
+                is_active=False,
+                updated_at=utcnow(),
+                record_version=ChatModeration.record_version + 1,
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)

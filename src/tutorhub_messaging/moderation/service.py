@@ -1,0 +1,128 @@
+"""Moderation actions: what is in force for a user in a room, and applying or lifting one."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tutorhub_messaging.db.models import MODERATION_ACTIONS, ChatModeration
+from tutorhub_messaging.db.types import iso, utcnow
+from tutorhub_messaging.errors import Blocked, InvalidInput, Silenced
+from tutorhub_messaging.moderation.repository import ModerationRepository
+
+BLOCKED = "blocked"
+SILENCED = "silenced"
+MAX_DURATION_SECONDS = 10 * 365 * 24 * 3600
+MAX_REASON_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class InForce:
+    blocked: ChatModeration | None
+    silenced: ChatModeration | None
+
+
+async def in_force(session: AsyncSession, room_id: str, user_id: str) -> InForce:
+    """The block and silence that apply now; an expired action no longer applies."""
+    actions = await ModerationRepository(session).in_force_for(room_id, user_id, utcnow())
+    by_kind = {a.action: a for a in actions}
+    return InForce(by_kind.get(BLOCKED), by_kind.get(SILENCED))
+
+
+async def check_not_blocked(session: AsyncSession, room_id: str, user_id: str) -> None:
+    if (await in_force(session, room_id, user_id)).blocked is not None:
+        raise Blocked("You are blocked in this room")
+
+
+async def check_may_speak(session: AsyncSession, room_id: str, user_id: str) -> None:
+    state = await in_force(session, room_id, user_id)
+    if state.blocked is not None:
+        raise Blocked("You are blocked in this room")
+    if state.silenced is not None:
+        raise Silenced("You are silenced in this room")
+
+
+def check_duration(value: Any) -> int:
+    """Seconds; 0 or absent means permanent."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DURATION_SECONDS:
+        raise InvalidInput(
+            f"duration must be whole seconds between 0 and {MAX_DURATION_SECONDS}",
+            key="errMsg_durationIsNotValid",
+        )
+    return value
+
+
+def check_reason(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_REASON_LENGTH:
+        raise InvalidInput(
+            f"reason must be text of at most {MAX_REASON_LENGTH} characters",
+            key="errMsg_reasonIsNotValid",
+        )
+    return value
+
+
+async def apply_action(
+    session: AsyncSession,
+    *,
+    room_id: str,
+    user_id: str,
+    action: str,
+    reason: str | None,
+    duration: int,
+    issued_by: str,
+) -> ChatModeration:
+    """Record a block or silence; it replaces any earlier one of the same kind."""
+    assert action in MODERATION_ACTIONS
+    repository = ModerationRepository(session)
+    await repository.lift(room_id, user_id, action)
+    now = utcnow()
+    expires_at: datetime | None = now + timedelta(seconds=duration) if duration else None
+    return await repository.add(
+        ChatModeration(
+            id=str(uuid.uuid4()),
+            room_id=room_id,
+            user_id=user_id,
+            action=action,
+            action_idx=MODERATION_ACTIONS.index(action),
+            reason=reason,
+            duration=duration,
+            expires_at=expires_at,
+            issued_by=issued_by,
+            is_active=True,
+            record_version=0,
+            created_at=now,
+            updated_at=now,
+            owner=issued_by,
+        )
+    )
+
+
+async def lift_action(session: AsyncSession, *, room_id: str, user_id: str, action: str) -> bool:
+    return await ModerationRepository(session).lift(room_id, user_id, action) > 0
+
+
+def moderation_record(row: ChatModeration) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "roomId": row.room_id,
+        "userId": row.user_id,
+        "action": row.action,
+        "action_idx": row.action_idx,
+        "reason": row.reason,
+        "duration": row.duration,
+        "expiresAt": iso(row.expires_at),
+        "issuedBy": row.issued_by,
+        "isActive": row.is_active,
+        "recordVersion": row.record_version,
+        "createdAt": iso(row.created_at),
+        "updatedAt": iso(row.updated_at),
+        "_owner": row.owner,
+    }

@@ -1,0 +1,24 @@
+"""What services need from the realtime layer: a way to announce to a room, after commit.
+
+The hub implements this; services never import the Socket.IO server.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+
+class RoomNotifier(Protocol):
+    async def emit_to_room(
+        self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
+    ) -> None:
+        """Send ``event`` to every socket in the room (but ``skip_sid``), on every process."""
+
+
+class SilentNotifier:
+    """Announces nothing: for tools and tests that run services without a hub."""
+
+    async def emit_to_room(
+        self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
+    ) -> None:
+        return None

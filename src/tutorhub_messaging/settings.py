@@ -1,0 +1,114 @@
+"""Typed service settings, read from ``MESSAGING_*`` environment variables and validated at start."""
+
+from __future__ import annotations
+
+import logging
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+# Used only when MESSAGING_ENV=development and no secret is configured; production refuses it.
+DEV_JWT_SECRET = "tutorhub-messaging-development-secret-do-not-use-in-production"
+DEFAULT_SYSTEM_ADMIN_ID = "00000000-0000-4000-8000-000000000001"
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class SessionStore(StrEnum):
+    TOKEN = "token"
+    REDIS = "redis"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MESSAGING_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite+aiosqlite:///./tutorhub-messaging.db"
+    database_pool_size: PositiveInt = 10
+    redis_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_public_key_file: Path | None = None
+    session_store: SessionStore = SessionStore.TOKEN
+    system_admin_id: str = DEFAULT_SYSTEM_ADMIN_ID
+    cors_origins: list[str] = Field(default_factory=lambda: ["*"])
+    log_level: str = "INFO"
+    app_version: str = "1.0.0"
+
+    # Hub guardrails (the guide's defaults).
+    max_users_per_room: PositiveInt = 10
+    max_rooms_per_user: PositiveInt = 100
+    message_rate_per_minute: PositiveInt = 30
+    max_message_bytes: PositiveInt = 65_536
+    connect_timeout_ms: PositiveInt = 300_000
+    history_on_join: PositiveInt = 50
+
+    # REST request bodies above this are answered with 413 before they are parsed.
+    max_body_bytes: PositiveInt = 1_048_576
+
+    @model_validator(mode="after")
+    def _check_keys(self) -> Self:
+        if self.env is Environment.PRODUCTION:
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            if not secret and self.jwt_public_key_file is None:
+                raise ValueError(
+                    "MESSAGING_JWT_SECRET or MESSAGING_JWT_PUBLIC_KEY_FILE is required in production"
+                )
+            if secret == DEV_JWT_SECRET:
+                raise ValueError("the built-in development JWT secret is refused in production")
+        if self.jwt_public_key_file is not None and not self.jwt_public_key_file.is_file():
+            raise ValueError(f"MESSAGING_JWT_PUBLIC_KEY_FILE does not exist: {self.jwt_public_key_file}")
+        if self.session_store is SessionStore.REDIS and not self.redis_url:
+            raise ValueError("MESSAGING_SESSION_STORE=redis needs MESSAGING_REDIS_URL")
+        if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "MESSAGING_DATABASE_URL must be sqlite+aiosqlite://... or postgresql+asyncpg://..."
+            )
+        return self
+
+    @property
+    def hs256_secret(self) -> str | None:
+        """The HS256 key: the configured one, or the dev key in development."""
+        if self.jwt_secret is not None and self.jwt_secret.get_secret_value():
+            return self.jwt_secret.get_secret_value()
+        if self.env is Environment.DEVELOPMENT:
+            return DEV_JWT_SECRET
+        return None
+
+    @property
+    def uses_dev_secret(self) -> bool:
+        return self.hs256_secret == DEV_JWT_SECRET
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+class SettingsError(Exception):
+    """A configuration problem, reported as one line at start."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        field = f"MESSAGING_{where.upper()}: " if where else ""
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"invalid configuration: {field}{message}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,130 @@
+"""Suite-wide fixtures: a real database (SQLite by default, PostgreSQL when
+``MESSAGING_TEST_POSTGRES_URL`` is set), the whole app, an HTTP client and users with tokens.
+
+Each test session migrates its own throwaway database; tables are emptied between tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.live import live_server
+from tests.support.users import TEST_SECRET, User
+from tutorhub_messaging.app import create_app
+from tutorhub_messaging.db.migrate import upgrade
+from tutorhub_messaging.db.models import Base
+from tutorhub_messaging.settings import Settings, load_settings
+
+POSTGRES_URL = os.environ.get("MESSAGING_TEST_POSTGRES_URL")
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
+
+
+async def _admin_execute(url: str, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if POSTGRES_URL:
+        name = f"tutorhub_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_admin_execute(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        upgrade(url)
+        yield url
+        asyncio.run(_admin_execute(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("db") / "messaging.db"
+        url = f"sqlite+aiosqlite:///{path}"
+        upgrade(url)
+        yield url
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module (or with indirect parametrisation) to change settings."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        "log_level": "WARNING",
+        **settings_overrides,
+    }
+    return load_settings(**values)
+
+
+async def _empty_tables(url: str) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if url.startswith("postgresql"):
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
+            else:
+                for table in TABLES:
+                    await conn.execute(text(f"DELETE FROM {table}"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Any]:
+    await _empty_tables(settings.database_url)
+    application = create_app(settings)
+    yield application
+    await application.context.db.dispose()
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def server_url(app: Any) -> AsyncIterator[str]:
+    """The app served by a real uvicorn on loopback (for Socket.IO clients)."""
+    async with live_server(app) as url:
+        yield url
+
+
+@pytest.fixture
+def student() -> User:
+    return User("student")
+
+
+@pytest.fixture
+def tutor() -> User:
+    return User("tutor")
+
+
+@pytest.fixture
+def admin() -> User:
+    return User("admin")
+
+
+@pytest.fixture
+def super_admin() -> User:
+    return User("superAdmin")
+
+
+@pytest.fixture
+def stranger() -> User:
+    return User("student", fullname="Stranger")
