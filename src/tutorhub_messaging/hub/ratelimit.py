@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from collections import deque
-from typing import Protocol
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter(Protocol):
@@ -37,3 +44,56 @@ class InMemoryRateLimiter:
     def _prune(self, now: float) -> None:
         for key in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window]:
             del self._events[key]
+
+
+# Atomic sliding-window log: drop events older than the window, count, add if under the limit.
+_SLIDING_WINDOW = """
+local key = KEYS[1]
+local now = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+local limit = tonumber(ARGV[3])
+local member = ARGV[4]
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) >= limit then
+  return 0
+end
+redis.call('ZADD', key, now, member)
+redis.call('PEXPIRE', key, window)
+return 1
+"""
+
+
+class RedisRateLimiter:
+    """The same sliding window, shared by every process through Redis.
+
+    While Redis is unreachable each process falls back to its own in-memory window, so sends
+    keep working (the limit then holds per process instead of across processes).
+    """
+
+    def __init__(
+        self, redis: Redis, limit: int, window_seconds: float = 60.0, prefix: str = "thm:rate:"
+    ) -> None:
+        self.redis = redis
+        self.limit = limit
+        self.window_ms = int(window_seconds * 1000)
+        self.prefix = prefix
+        self.fallback = InMemoryRateLimiter(limit, window_seconds)
+        self._script = redis.register_script(_SLIDING_WINDOW)
+        self._degraded = False
+
+    async def allow(self, key: str) -> bool:
+        now_ms = int(time.time() * 1000)
+        try:
+            allowed = await self._script(
+                keys=[self.prefix + key],
+                args=[now_ms, self.window_ms, self.limit, f"{now_ms}:{uuid.uuid4().hex[:8]}"],
+            )
+        except RedisError:
+            if not self._degraded:
+                log.warning("rate limiter: Redis unreachable, limiting per process")
+                self._degraded = True
+            return await self.fallback.allow(key)
+        if self._degraded:
+            log.info("rate limiter: Redis reachable again")
+            self._degraded = False
+        return bool(allowed)
