@@ -1,0 +1,53 @@
+"""The message rate limiter: per-process window, and the Redis window shared by processes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+async def test_in_memory_limit_allows_exactly_the_limit_per_window() -> None:
+    limiter = InMemoryRateLimiter(limit=3, window_seconds=60)
+    results = [await limiter.allow("u1") for _ in range(4)]
+    assert results == [True, True, True, False]
+    assert await limiter.allow("u2") is True  # limits are per key
+
+
+async def test_in_memory_window_slides() -> None:
+    limiter = InMemoryRateLimiter(limit=1, window_seconds=0.05)
+    assert await limiter.allow("u") is True
+    assert await limiter.allow("u") is False
+    await asyncio.sleep(0.06)
+    assert await limiter.allow("u") is True
+
+
+async def test_redis_limit_is_shared_by_two_limiters(redis: Redis) -> None:
+    prefix = f"test:rate:{uuid.uuid4().hex}:"
+    first = RedisRateLimiter(redis, limit=4, prefix=prefix)
+    second = RedisRateLimiter(redis, limit=4, prefix=prefix)
+    results = [await (first if i % 2 else second).allow("user") for i in range(6)]
+    assert results == [True, True, True, True, False, False]
+    await redis.delete(prefix + "user")
+
+
+async def test_redis_unreachable_falls_back_to_a_per_process_window() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    limiter = RedisRateLimiter(unreachable, limit=2)
+    results = [await limiter.allow("user") for _ in range(3)]
+    assert results == [True, True, False]
+    await unreachable.aclose()
