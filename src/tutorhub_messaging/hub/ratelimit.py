@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import Any, Protocol
+from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
