@@ -1,0 +1,61 @@
+# Shared by scripts/run, scripts/test and .ci/run: find Python, keep .venv installed, install the
+# JavaScript compatibility suite. Source it from the repository root.
+
+VENV_DIR="${VENV_DIR:-.venv}"
+MIN_PYTHON_MINOR=11
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# The first Python >= 3.11: $PYTHON if set, else python3, python3.13, python3.12, python3.11.
+find_python() {
+  local candidate
+  for candidate in ${PYTHON:-} python3 python3.13 python3.12 python3.11; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+      "$candidate" -c "import sys; sys.exit(sys.version_info < (3, $MIN_PYTHON_MINOR))" 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# Creates $VENV_DIR if it is missing or broken, and (re)installs the package when pyproject.toml
+# changed since the last install. $1: the extras to install ("" or "test").
+ensure_venv() {
+  local extras="${1:-}" spec="." stamp python version
+  [ -n "$extras" ] && spec=".[$extras]"
+  if ! "$VENV_DIR/bin/python" -c "import sys" >/dev/null 2>&1; then
+    python="$(find_python)" || die "Python 3.$MIN_PYTHON_MINOR or newer is required (set PYTHON=/path/to/python3.11)"
+    say "creating $VENV_DIR with $python"
+    rm -rf "$VENV_DIR"
+    if ! "$python" -m venv "$VENV_DIR"; then
+      rm -rf "$VENV_DIR"
+      die "could not create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv"
+    fi
+  fi
+  version="$(sha256sum pyproject.toml | cut -c1-16)"
+  stamp="$VENV_DIR/.installed-$version-${extras:-base}"
+  # An install with the test extras also satisfies a plain one.
+  if [ ! -f "$stamp" ] && { [ -n "$extras" ] || [ ! -f "$VENV_DIR/.installed-$version-test" ]; }; then
+    say "installing tutorhub-messaging ($spec) into $VENV_DIR"
+    "$VENV_DIR/bin/python" -m pip install --disable-pip-version-check --quiet --editable "$spec"
+    find "$VENV_DIR" -maxdepth 1 -name '.installed-*' ! -name ".installed-$version-*" -delete
+    touch "$stamp"
+  fi
+}
+
+# Installs compat/node_modules from compat/package-lock.json (npm ci) when missing or outdated.
+ensure_compat_modules() {
+  command -v node >/dev/null 2>&1 || die "Node.js 20 or newer is required for the compatibility suite"
+  command -v npm >/dev/null 2>&1 || die "npm is required for the compatibility suite"
+  node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+    die "Node.js 20 or newer is required (found $(node --version))"
+  local lock_sum stamp="compat/node_modules/.installed-lock"
+  lock_sum="$(sha256sum compat/package-lock.json | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+    say "installing the compatibility suite's packages (npm ci in compat/)"
+    (cd compat && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$lock_sum" >"$stamp"
+  fi
+}
