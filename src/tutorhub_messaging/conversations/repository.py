@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import Conversation
@@ -41,3 +43,80 @@ class ConversationRepository:
             .where(Conversation.id == conversation_id)
             .values(last_message_at=at, last_message_preview=preview, updated_at=utcnow())
         )
+
+    async def get_by_key(
+        self, conversation_type: str, participant_a: str, participant_b: str, *, lock: bool = False
+    ) -> Conversation | None:
+        """The one conversation of (type, A, B), soft-deleted or not (the key is unique over both).
+
+        With ``lock`` the row stays locked until the unit of work ends (PostgreSQL; SQLite
+        serialises units of work anyway), so concurrent enrollment syncs of one pair queue up.
+        """
+        stmt = select(Conversation).where(
+            Conversation.conversation_type == conversation_type,
+            Conversation.participant_a == participant_a,
+            Conversation.participant_b == participant_b,
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        return await self.session.scalar(stmt.execution_options(populate_existing=True))
+
+    async def add_unique(self, conversation: Conversation) -> bool:
+        """Insert; False when a concurrent unit of work stored the same (type, A, B) first."""
+        try:
+            async with self.session.begin_nested():
+                self.session.add(conversation)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def change(self, conversation: Conversation, **values: Any) -> bool:
+        """Apply the values that differ; a real change bumps ``recordVersion`` and ``updatedAt``."""
+        changed = {name: value for name, value in values.items() if getattr(conversation, name) != value}
+        if not changed:
+            return False
+        for name, value in changed.items():
+            setattr(conversation, name, value)
+        conversation.record_version += 1
+        conversation.updated_at = utcnow()
+        await self.session.flush()
+        return True
+
+    async def reload(self, conversation: Conversation) -> Conversation:
+        """Re-read a row that statement-level updates (``record_last_message``) changed."""
+        await self.session.refresh(conversation)
+        return conversation
+
+    def _ids_of_participant(self, user_id: str) -> Any:
+        # Two equality lookups, one per participant index, instead of an OR the planner may scan for.
+        return union_all(
+            select(Conversation.id).where(
+                Conversation.participant_a == user_id, Conversation.is_active.is_(True)
+            ),
+            select(Conversation.id).where(
+                Conversation.participant_b == user_id, Conversation.is_active.is_(True)
+            ),
+        ).subquery("mine")
+
+    async def inbox_page(self, user_id: str, *, limit: int | None, offset: int) -> list[Conversation]:
+        """The user's conversations, newest message first; never-messaged ones last, newest first."""
+        mine = self._ids_of_participant(user_id)
+        stmt = (
+            select(Conversation)
+            .join(mine, mine.c.id == Conversation.id)
+            .order_by(
+                Conversation.last_message_at.is_(None),
+                Conversation.last_message_at.desc(),
+                Conversation.created_at.desc(),
+                Conversation.id.desc(),
+            )
+            .offset(offset)
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return list(await self.session.scalars(stmt))
+
+    async def inbox_size(self, user_id: str) -> int:
+        mine = self._ids_of_participant(user_id)
+        return int(await self.session.scalar(select(func.count()).select_from(mine)) or 0)

@@ -2,6 +2,37 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
+
+from tutorhub_messaging.identity.user_sync import DirectoryUserEnvelope, UserSyncBody, sync_user
+from tutorhub_messaging.rest.dependencies import Context, ServiceCaller
+from tutorhub_messaging.rest.envelope import envelope
+from tutorhub_messaging.rest.openapi import error_responses
+from tutorhub_messaging.rest.params import path_id
+from tutorhub_messaging.rest.responses import JsonResponse
 
 router = APIRouter(tags=["m2m sync"])
+
+
+@router.put(
+    "/v1/m2m/users/{userId}",
+    summary="Sync a user into the directory (M2M only)",
+    response_model=DirectoryUserEnvelope,
+    responses={
+        201: {"model": DirectoryUserEnvelope, "description": "The user was not known before"},
+        **error_responses(400, 401, 403),
+    },
+)
+async def sync_user_route(
+    request: Request, context: Context, _service: ServiceCaller, userId: str, body: UserSyncBody
+) -> JsonResponse:
+    user_id = path_id(userId, "userId")
+    async with context.db.unit_of_work() as uow:
+        record, created = await sync_user(uow, user_id, body)
+    return envelope(
+        request,
+        data_name="user",
+        data=record,
+        action="create" if created else "update",
+        status_code=201 if created else 200,
+    )
