@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Text, and_, case, cast, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tutorhub_messaging.db.models import ChatMessage, ReadState
+from tutorhub_messaging.db.models import (
+    MESSAGE_STATUSES,
+    ChatMessage,
+    ChatModeration,
+    Conversation,
+    ReadState,
+)
 from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_for
+from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery, TimeFilter
 
 
 class MessageRepository:
@@ -126,3 +135,195 @@ class ReadStateRepository:
     async def last_read_at(self, room_id: str, user_id: str) -> datetime | None:
         row = await self.session.get(ReadState, (room_id, user_id))
         return row.last_read_at if row else None
+
+
+# --- Searching (listChatMessages), room history paging, edits and soft deletes ---------------
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
+def _iso_text(session: AsyncSession, column: Any) -> ColumnElement[str]:
+    """A timestamp as the guides render it (``2026-11-22T10:30:00.123Z``), in SQL."""
+    if _dialect(session) == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+    return func.strftime("%Y-%m-%dT%H:%M:%fZ", column)
+
+
+def _json_text_pattern(session: AsyncSession, value: str) -> str:
+    """The value as it appears inside stored JSON text: quotes and backslashes escaped, and on
+    SQLite (whose JSON is Python's ``json.dumps`` output) non-ASCII as ``\\uXXXX``."""
+    return json.dumps(value, ensure_ascii=_dialect(session) != "postgresql")[1:-1].lower()
+
+
+def _is_null_json(column: Any) -> ColumnElement[bool]:
+    # A missing object is stored either as SQL NULL or as JSON null, depending on the writer.
+    return or_(column.is_(None), cast(column, Text) == "null")
+
+
+_FILTER_COLUMNS: dict[str, Any] = {
+    "roomId": ChatMessage.room_id,
+    "senderId": ChatMessage.sender_id,
+    "senderName": ChatMessage.sender_name,
+    "senderAvatar": ChatMessage.sender_avatar,
+    "messageType": ChatMessage.message_type,
+    "status": ChatMessage.status,
+    "content": ChatMessage.content,
+    "replyTo": ChatMessage.reply_to,
+}
+
+
+def _field_condition(session: AsyncSession, spec: FieldFilter) -> ColumnElement[bool]:
+    column = _FILTER_COLUMNS[spec.field]
+    options: list[ColumnElement[bool]] = []
+    if spec.match is Match.EXACT:
+        if spec.values:
+            options.append(column.in_(spec.values))
+    elif spec.match is Match.PARTIAL:
+        options.extend(column.icontains(value, autoescape=True) for value in spec.values)
+    else:
+        text_of = func.lower(cast(column, Text))
+        options.extend(
+            text_of.contains(_json_text_pattern(session, value), autoescape=True) for value in spec.values
+        )
+    if spec.include_null:
+        options.append(_is_null_json(column) if spec.match is Match.JSON_TEXT else column.is_(None))
+    return or_(*options) if options else false()
+
+
+def _time_condition(session: AsyncSession, spec: TimeFilter) -> ColumnElement[bool]:
+    column = ChatMessage.timestamp
+    options: list[ColumnElement[bool]] = []
+    for span in spec.ranges:
+        start = column >= span.start
+        options.append(start if span.end is None else and_(start, column < span.end))
+    if spec.substrings:
+        iso_text = _iso_text(session, column)
+        options.extend(iso_text.contains(value, autoescape=True) for value in spec.substrings)
+    if spec.include_null:
+        options.append(column.is_(None))
+    return or_(*options) if options else false()
+
+
+def _readable_rooms(reader_id: str) -> Any:
+    """Rooms a user takes part in and is not blocked from (soft-deleted rooms excluded)."""
+    now = utcnow()
+    blocked = select(ChatModeration.room_id).where(
+        ChatModeration.user_id == reader_id,
+        ChatModeration.action == "blocked",
+        ChatModeration.is_active.is_(True),
+        or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > now),
+    )
+    return select(Conversation.id).where(
+        Conversation.is_active.is_(True),
+        or_(Conversation.participant_a == reader_id, Conversation.participant_b == reader_id),
+        Conversation.id.not_in(blocked),
+    )
+
+
+class MessageSearch:
+    """Active messages matching a ``MessageQuery``, optionally only those a user may read."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def _where(self, query: MessageQuery, reader_id: str | None) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = [ChatMessage.is_active.is_(True)]
+        if reader_id is not None:
+            conditions.append(ChatMessage.room_id.in_(_readable_rooms(reader_id)))
+        conditions.extend(_field_condition(self.session, spec) for spec in query.fields)
+        if query.timestamp is not None:
+            conditions.append(_time_condition(self.session, query.timestamp))
+        return conditions
+
+    async def page(
+        self, query: MessageQuery, *, reader_id: str | None, limit: int, offset: int
+    ) -> list[ChatMessage]:
+        """Newest first."""
+        rows = await self.session.scalars(
+            select(ChatMessage)
+            .where(*self._where(query, reader_id))
+            .order_by(ChatMessage.seq.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows)
+
+    async def count(self, query: MessageQuery, *, reader_id: str | None) -> int:
+        total = await self.session.scalar(
+            select(func.count()).select_from(ChatMessage).where(*self._where(query, reader_id))
+        )
+        return int(total or 0)
+
+
+class MessageEditing:
+    """Reads and writes of single messages for the edit and delete routes, and room paging."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get_active_for_update(self, message_id: str) -> ChatMessage | None:
+        """The active message, locked until the unit of work ends (PostgreSQL; SQLite serialises
+        units of work), so two concurrent edits cannot both start from the same recordVersion."""
+        return await self.session.scalar(
+            select(ChatMessage)
+            .where(ChatMessage.id == message_id, ChatMessage.is_active.is_(True))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+
+    async def record_edit(
+        self, message: ChatMessage, *, content: dict[str, Any] | None, status: str | None
+    ) -> None:
+        if content is not None:
+            message.content = content
+        if status is not None:
+            message.status = status
+            message.status_idx = MESSAGE_STATUSES.index(status)
+        message.record_version += 1
+        message.updated_at = utcnow()
+        await self.session.flush()
+
+    async def mark_deleted(self, message: ChatMessage) -> None:
+        message.is_active = False
+        message.record_version += 1
+        message.updated_at = utcnow()
+        await self.session.flush()
+
+    async def seq_in_room(self, room_id: str, message_id: str) -> int | None:
+        """Where a message of the room sits in its order, deleted or not (a client may resume
+        after a message that was deleted since it received it)."""
+        seq = await self.session.scalar(
+            select(ChatMessage.seq).where(ChatMessage.id == message_id, ChatMessage.room_id == room_id)
+        )
+        return int(seq) if seq is not None else None
+
+    async def after_in_room_page(
+        self, room_id: str, after_seq: int, *, limit: int, offset: int
+    ) -> list[ChatMessage]:
+        """A room's active messages stored after ``after_seq``, oldest first."""
+        rows = await self.session.scalars(
+            select(ChatMessage)
+            .where(
+                ChatMessage.room_id == room_id,
+                ChatMessage.is_active.is_(True),
+                ChatMessage.seq > after_seq,
+            )
+            .order_by(ChatMessage.seq.asc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows)
+
+    async def count_after_in_room(self, room_id: str, after_seq: int) -> int:
+        total = await self.session.scalar(
+            select(func.count())
+            .select_from(ChatMessage)
+            .where(
+                ChatMessage.room_id == room_id,
+                ChatMessage.is_active.is_(True),
+                ChatMessage.seq > after_seq,
+            )
+        )
+        return int(total or 0)

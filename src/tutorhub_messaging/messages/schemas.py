@@ -1,0 +1,152 @@
+"""Request and response shapes of the message routes, as published in ``/openapi.json``.
+
+Routes build their bodies with ``message_record`` and the envelope helpers; these models describe
+those bodies (the fuzz test validates every response against them) and parse request bodies.
+Unknown body fields are ignored; wrong types are a 400.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tutorhub_messaging.messages.service import MAX_CLIENT_MESSAGE_ID
+from tutorhub_messaging.rest.openapi import ListEnvelope, SuccessEnvelope
+
+# The guide's enum options (``db.models.MESSAGE_TYPES`` / ``MESSAGE_STATUSES``).
+MessageTypeName = Literal["text", "image", "document", "system", "warning"]
+MessageStatus = Literal["pending", "approved", "rejected"]
+
+
+class ReplyReference(BaseModel):
+    id: str = Field(description="the message replied to")
+    preview: str = Field(description="its text preview at the time of the reply")
+
+
+class ChatMessageRecord(BaseModel):
+    """The chatMessage object of the guides."""
+
+    id: str
+    roomId: str
+    senderId: str | None
+    senderName: str | None
+    senderAvatar: str | None
+    messageType: MessageTypeName
+    messageType_idx: int
+    content: dict[str, Any] = Field(description="type-specific payload (see the hub guide's message types)")
+    timestamp: str = Field(description="ISO 8601 with milliseconds, e.g. 2026-11-22T10:30:00.123Z")
+    status: MessageStatus | None
+    status_idx: int | None
+    replyTo: ReplyReference | None
+    forwarded: bool
+    clientMessageId: str | None
+    isActive: bool
+    recordVersion: int
+    createdAt: str
+    updatedAt: str
+    owner: str | None = Field(alias="_owner")
+
+
+# --- /v1 chatMessage envelopes -------------------------------------------------------------
+
+
+class ChatMessageEnvelope(SuccessEnvelope):
+    chatMessage: ChatMessageRecord
+
+
+class ChatMessageListEnvelope(ListEnvelope):
+    chatMessages: list[ChatMessageRecord]
+
+
+class ChatMessageUpdate(BaseModel):
+    """``PATCH /v1/v1/chat-messages/{id}``: at least one of the two."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    content: dict[str, Any] | None = Field(
+        default=None, description="new content, checked against the message's type and size limit"
+    )
+    status: MessageStatus | None = Field(default=None, description="moderation status (admins only)")
+
+
+# --- /chat hub REST bodies -----------------------------------------------------------------
+
+
+class HubErrorBody(BaseModel):
+    success: Literal[False]
+    error: str = Field(description="a human sentence")
+    code: str = Field(description="a stable code such as ROOM_NOT_FOUND or NOT_AUTHORIZED")
+
+
+class HubPagination(BaseModel):
+    limit: int
+    offset: int
+    total: int = Field(description="active messages in the room (with after: newer than that message)")
+
+
+class HubMessagePage(BaseModel):
+    success: Literal[True]
+    data: list[ChatMessageRecord]
+    pagination: HubPagination
+
+
+class HubReplyTarget(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+
+
+class HubSendBody(BaseModel):
+    """``POST /chat/{roomId}/messages``: ``data`` is the message content."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    data: dict[str, Any] = Field(description="the content, e.g. {body} for a text message")
+    messageType: str | None = Field(default=None, description="one of the hub's message types; default text")
+    replyTo: str | HubReplyTarget | None = Field(default=None, description="a message id or {id}")
+    clientMessageId: str | None = Field(
+        default=None,
+        max_length=MAX_CLIENT_MESSAGE_ID,
+        description="makes the send idempotent per room and sender: a retry returns the stored message",
+    )
+
+
+class HubMessageSent(BaseModel):
+    """The stored message, under ``data`` (like the history route) and ``message`` (like the
+    ``hub:send`` acknowledgement)."""
+
+    success: Literal[True]
+    data: ChatMessageRecord
+    message: ChatMessageRecord
+
+
+class HubMessageDeleted(BaseModel):
+    success: Literal[True]
+    messageId: str
+
+
+class HubEligibility(BaseModel):
+    success: Literal[True]
+    eligible: bool
+
+
+HUB_ERROR_DESCRIPTIONS = {
+    400: "Invalid input (INVALID_PAYLOAD)",
+    401: "No or invalid login (UNAUTHENTICATED)",
+    403: "Not allowed (NOT_AUTHORIZED, BLOCKED, SILENCED, SEND_NOT_ALLOWED)",
+    404: "No such room or message (ROOM_NOT_FOUND, NOT_FOUND)",
+    409: "Room closed for realtime chat (ROOM_NOT_ELIGIBLE)",
+    413: "Message too large (MESSAGE_TOO_LARGE)",
+    429: "Too many messages (RATE_LIMITED)",
+    500: "Unexpected error (INTERNAL; no internals in the body)",
+    503: "Database unavailable (UNAVAILABLE)",
+}
+
+
+def hub_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries of a ``/chat`` route (their error body is ``HubErrorBody``)."""
+    wanted = sorted({400, 401, 403, *statuses, 500, 503})
+    return {
+        status: {"model": HubErrorBody, "description": HUB_ERROR_DESCRIPTIONS[status]} for status in wanted
+    }
