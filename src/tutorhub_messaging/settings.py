@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsError as EnvironmentReadError
 
 log = logging.getLogger(__name__)
 
@@ -107,6 +109,11 @@ def load_settings(**overrides: object) -> Settings:
         field = f"MESSAGING_{where.upper()}: " if where else ""
         message = str(first["msg"]).removeprefix("Value error, ")
         raise SettingsError(f"invalid configuration: {field}{message}") from None
+    except EnvironmentReadError as exc:
+        # A list-valued variable (e.g. MESSAGING_CORS_ORIGINS) that is not JSON fails while read.
+        named = re.search(r'field "([^"]+)"', str(exc))
+        field = f"MESSAGING_{named.group(1).upper()}: " if named else ""
+        raise SettingsError(f"invalid configuration: {field}expected a JSON value") from None
 
 
 @lru_cache(maxsize=1)
