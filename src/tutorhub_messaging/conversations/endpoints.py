@@ -26,6 +26,7 @@ from tutorhub_messaging.conversations.service import create_conversation, get_co
 from tutorhub_messaging.conversations.system_messages import send_system_message
 from tutorhub_messaging.rest.dependencies import Context, CurrentUser, ServiceCaller
 from tutorhub_messaging.rest.envelope import envelope, paging_info
+from tutorhub_messaging.rest.fields import PathId
 from tutorhub_messaging.rest.openapi import error_responses
 from tutorhub_messaging.rest.params import path_id
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -69,7 +70,7 @@ async def create_conversation_route(
     responses=error_responses(400, 401, 403, 404),
 )
 async def get_conversation_route(
-    request: Request, context: Context, principal: CurrentUser, conversationId: str
+    request: Request, context: Context, principal: CurrentUser, conversationId: PathId
 ) -> JsonResponse:
     conversation_id = path_id(conversationId, "conversationId")
     async with context.db.unit_of_work() as uow:
@@ -140,7 +141,11 @@ async def send_system_message_route(
     },
 )
 async def sync_enrollment_route(
-    request: Request, context: Context, _service: ServiceCaller, enrollmentId: str, body: EnrollmentSyncBody
+    request: Request,
+    context: Context,
+    _service: ServiceCaller,
+    enrollmentId: PathId,
+    body: EnrollmentSyncBody,
 ) -> JsonResponse:
     enrollment_id = path_id(enrollmentId, "enrollmentId")
     async with context.db.unit_of_work() as uow:

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request
 from tutorhub_messaging.identity.user_sync import DirectoryUserEnvelope, UserSyncBody, sync_user
 from tutorhub_messaging.rest.dependencies import Context, ServiceCaller
 from tutorhub_messaging.rest.envelope import envelope
+from tutorhub_messaging.rest.fields import PathId
 from tutorhub_messaging.rest.openapi import error_responses
 from tutorhub_messaging.rest.params import path_id
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -24,7 +25,7 @@ router = APIRouter(tags=["m2m sync"])
     },
 )
 async def sync_user_route(
-    request: Request, context: Context, _service: ServiceCaller, userId: str, body: UserSyncBody
+    request: Request, context: Context, _service: ServiceCaller, userId: PathId, body: UserSyncBody
 ) -> JsonResponse:
     user_id = path_id(userId, "userId")
     async with context.db.unit_of_work() as uow:

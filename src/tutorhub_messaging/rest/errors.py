@@ -96,7 +96,10 @@ def install_error_handlers(app: FastAPI) -> None:
         error = AppError(str(exc.detail) if exc.detail else None, key=STATUS_KEYS.get(exc.status_code))
         error.status = exc.status_code
         error.code = HUB_CODES_BY_STATUS.get(exc.status_code, "INVALID_PAYLOAD")
-        return render_error(request, error)
+        response = render_error(request, error)
+        if exc.headers:  # e.g. the Allow header of a 405
+            response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JsonResponse:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
@@ -40,3 +41,7 @@ Name = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storabl
 Title = Annotated[str, StringConstraints(max_length=500), AfterValidator(_storable)]
 Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_storable)]
 Text = Annotated[str, AfterValidator(_storable)]
+
+# A UUID in the path. Documented as one; checked by ``rest.params.path_id`` so that a bad value
+# gets the guide's ``errMsg_<name>isNotAValidID`` rather than a generic validation message.
+PathId = Annotated[str, Path(json_schema_extra={"format": "uuid"})]
