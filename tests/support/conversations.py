@@ -1,4 +1,4 @@
-"""Helpers for conversation tests: enrollments over the real M2M route, stored messages, error checks."""
+"""Set-up for conversation tests: enrollments over the real M2M route, stored messages, error checks."""
 
 from __future__ import annotations
 
