@@ -192,6 +192,24 @@ async def test_bad_updates_are_invalid_and_change_nothing(
     assert after.json()["chatMessage"] == message
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"content": {"body": "a\\u0000"}}',
+        b'{"content": {"body": "\\udfff"}}',
+        b'{"content": {"body": "x", "n": 100000000000000000000000000000}}',
+    ],
+)
+async def test_content_no_database_could_store_is_invalid(
+    client: httpx.AsyncClient, message: dict[str, Any], student: User, raw: bytes
+) -> None:
+    response = await client.patch(
+        url(message["id"]), headers={**student.headers, "content-type": "application/json"}, content=raw
+    )
+    assert_envelope_error(response, 400, "errMsg_contentIsNotValid")
+    assert (await client.get(url(message["id"]), headers=student.headers)).json()["chatMessage"] == message
+
+
 async def test_garbage_json_is_invalid(
     client: httpx.AsyncClient, message: dict[str, Any], student: User
 ) -> None:

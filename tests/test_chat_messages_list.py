@@ -377,6 +377,15 @@ async def test_an_overlong_filter_value_is_refused(client: httpx.AsyncClient, wo
     )
 
 
+@pytest.mark.parametrize("field", ["senderName", "content", "timestamp", "replyTo", "roomId"])
+async def test_a_nul_character_in_a_filter_is_refused(
+    client: httpx.AsyncClient, world: World, field: str
+) -> None:
+    response = await listing(client, world.alice, {field: "a\x00b"})
+    body = assert_envelope_error(response, 400)
+    assert body["message"] in (f"errMsg_{field}isNotValid", f"errMsg_{field}isNotAValidID")
+
+
 # --- paging ----------------------------------------------------------------------------------
 
 

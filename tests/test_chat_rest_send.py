@@ -130,6 +130,39 @@ async def test_bad_bodies_are_invalid_payload_and_store_nothing(
     assert (await conversation_row(app, room)).last_message_at is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"data": {"body": "a\\u0000b"}}',
+        b'{"data": {"body": "hi"}, "clientMessageId": "a\\u0000"}',
+        b'{"data": {"body": "\\ud800"}}',
+        b'{"data": {"body": "hi", "extra": 100000000000000000000000000000}}',
+        b'{"messageType": "image", "data": {"mediaUrl": "https://x.test/a.png", "width": 1e400}}',
+        b'{"messageType": "system", "data": {"systemAction": "x", "systemData": NaN}}',
+        b'{"messageType": "system", "data": {"systemAction": "x", "systemData": {"\\u0000": 1}}}',
+        b'{"messageType": "system", "data": {"systemAction": "x", "systemData": '
+        + b"[" * 300
+        + b"]" * 300
+        + b"}}",
+        b'{"messageType": "system", "data": {"systemAction": "x", "systemData": '
+        + b"[" * 5000
+        + b"]" * 5000
+        + b"}}",
+    ],
+)
+async def test_content_no_database_or_client_could_take_is_invalid_payload(
+    app: Any, client: httpx.AsyncClient, room: str, super_admin: User, raw: bytes
+) -> None:
+    # NUL, lone surrogates, NaN, huge integers and deep nesting: refused alike on both databases.
+    response = await client.post(
+        f"/chat/{room}/messages",
+        headers={**super_admin.headers, "content-type": "application/json"},
+        content=raw,
+    )
+    assert_hub_error(response, 400, "INVALID_PAYLOAD")
+    assert await history_ids(client, super_admin, room) == []
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"", b"\xff\xfe", b'{"data": {"body": "hi"'])
 async def test_garbage_bodies_are_invalid_payload(
     client: httpx.AsyncClient, room: str, student: User, raw: bytes

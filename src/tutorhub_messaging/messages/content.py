@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,7 +39,15 @@ def message_type_of(definition: HubDefinition, name: Any) -> MessageType:
 
 
 def content_size(content: Any) -> int:
-    return len(orjson.dumps(content))
+    try:
+        return len(orjson.dumps(content))
+    except orjson.JSONEncodeError:
+        # Nesting deeper than 254 levels, an integer beyond 64 bits or a lone surrogate: nothing
+        # a JSON client can be sent back.
+        raise InvalidInput(
+            "content is not relayable JSON (too deeply nested, a number out of range or invalid Unicode)",
+            key="errMsg_contentIsNotValid",
+        ) from None
 
 
 def check_size(content: Any, max_bytes: int) -> None:
@@ -46,6 +55,20 @@ def check_size(content: Any, max_bytes: int) -> None:
         raise PayloadTooLarge(
             f"Message content is larger than {max_bytes} bytes", key="errMsg_messageTooLarge"
         )
+
+
+def _storable(value: Any) -> bool:
+    """No NUL in any string (PostgreSQL cannot store it) and no NaN/Infinity (not JSON, though
+    Python's parser accepts them), so what is stored is the same on both databases."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, Mapping):
+        return all(_storable(k) and _storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_storable(item) for item in value)
+    return True
 
 
 def clean_content(message_type: MessageType, content: Any) -> dict[str, Any]:
@@ -68,6 +91,10 @@ def clean_content(message_type: MessageType, content: Any) -> dict[str, Any]:
                 key="errMsg_contentIsNotValid",
             )
         cleaned[spec.name] = value
+    if not _storable(cleaned):
+        raise InvalidInput(
+            "content must not contain NUL characters or non-finite numbers", key="errMsg_contentIsNotValid"
+        )
     return cleaned
 
 

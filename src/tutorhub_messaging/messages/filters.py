@@ -74,6 +74,9 @@ def _checked_values(field: str, raw: list[str]) -> list[str]:
                 f"{field} values may be at most {MAX_VALUE_LENGTH} characters",
                 key=f"errMsg_{field}isNotValid",
             )
+        if "\x00" in value:
+            # Nothing stored contains NUL (PostgreSQL refuses it), and PostgreSQL cannot bind it.
+            raise InvalidInput(f"{field} must not contain NUL characters", key=f"errMsg_{field}isNotValid")
     return raw
 
 

@@ -66,9 +66,9 @@ class StoredMessage:
 def check_client_message_id(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_MESSAGE_ID:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_CLIENT_MESSAGE_ID or "\x00" in value:
         raise InvalidInput(
-            f"clientMessageId must be a string of 1 to {MAX_CLIENT_MESSAGE_ID} characters",
+            f"clientMessageId must be a string of 1 to {MAX_CLIENT_MESSAGE_ID} characters (no NUL)",
             key="errMsg_clientMessageIdIsNotValid",
         )
     return value
