@@ -16,7 +16,7 @@ from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.chat import CHAT_HUB
-from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter
+from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
@@ -38,7 +38,11 @@ def build_context(settings: Settings) -> AppContext:
         db=Database(settings.database_url, pool_size=settings.database_pool_size),
         authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
         hub=CHAT_HUB,
-        rate_limiter=InMemoryRateLimiter(settings.message_rate_per_minute),
+        rate_limiter=(
+            RedisRateLimiter(redis, settings.message_rate_per_minute, prefix=settings.redis_prefix + "rate:")
+            if redis is not None
+            else InMemoryRateLimiter(settings.message_rate_per_minute)
+        ),
         redis=redis,
     )
 

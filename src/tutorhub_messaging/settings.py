@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./tutorhub-messaging.db"
     database_pool_size: PositiveInt = 10
     redis_url: str | None = None
+    # Every Redis key and pub/sub channel of the service starts with this, so several deployments
+    # (or test runs) can share one Redis.
+    redis_prefix: str = Field(default="thm:", pattern=r"^[A-Za-z0-9:_.-]{1,64}$")
     jwt_secret: SecretStr | None = None
     jwt_public_key_file: Path | None = None
     session_store: SessionStore = SessionStore.TOKEN
