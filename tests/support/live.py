@@ -29,6 +29,9 @@ async def live_server(app: Any) -> AsyncIterator[str]:
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         lifespan="off",
+        # A polling client that disconnected leaves its last long-poll GET waiting in the server
+        # until the Engine.IO ping timeout (45 s); do not let that hold up the end of a test.
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
