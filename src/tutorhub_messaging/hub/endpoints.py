@@ -27,8 +27,9 @@ from tutorhub_messaging.rest.responses import JsonResponse
 
 router = APIRouter(tags=["chat hub"])
 
-RoomId = Annotated[str, Path(description="the room (conversation) id")]
-MessageId = Annotated[str, Path(description="the message id")]
+# Documented as UUIDs; checked by the services, so a bad one is 400 INVALID_PAYLOAD.
+RoomId = Annotated[str, Path(description="the room (conversation) id", json_schema_extra={"format": "uuid"})]
+MessageId = Annotated[str, Path(description="the message id", json_schema_extra={"format": "uuid"})]
 Limit = Annotated[int, Query(ge=1, le=history.MAX_LIMIT, description="messages per page")]
 Offset = Annotated[int, Query(ge=0, le=history.MAX_OFFSET, description="messages to skip")]
 After = Annotated[
@@ -36,6 +37,7 @@ After = Annotated[
     Query(
         max_length=64,
         description="a message id: return the messages after it, oldest first (to fill a gap on reconnect)",
+        json_schema_extra={"format": "uuid"},
     ),
 ]
 

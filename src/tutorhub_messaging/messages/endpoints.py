@@ -28,7 +28,10 @@ router = APIRouter(tags=["chat messages"])
 GUIDE_PATH = "/v1/v1/chat-messages"  # the REST guide's route (sic)
 ALIAS_PATH = "/v1/chat-messages"
 
-MessageIdParam = Annotated[str, Path(alias="id", description="the chatMessage id (UUID)")]
+# Documented as a UUID; checked by ``path_id`` so a bad one gets ``errMsg_idisNotAValidID``.
+MessageIdParam = Annotated[
+    str, Path(alias="id", description="the chatMessage id", json_schema_extra={"format": "uuid"})
+]
 
 
 def _filter(description: str) -> object:

@@ -7,7 +7,7 @@ Unknown body fields are ignored; wrong types are a 400.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -94,7 +94,7 @@ class HubMessagePage(BaseModel):
 class HubReplyTarget(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    id: str
+    id: str = Field(json_schema_extra={"format": "uuid"})
 
 
 class HubSendBody(BaseModel):
@@ -104,7 +104,9 @@ class HubSendBody(BaseModel):
 
     data: dict[str, Any] = Field(description="the content, e.g. {body} for a text message")
     messageType: str | None = Field(default=None, description="one of the hub's message types; default text")
-    replyTo: str | HubReplyTarget | None = Field(default=None, description="a message id or {id}")
+    replyTo: Annotated[str, Field(json_schema_extra={"format": "uuid"})] | HubReplyTarget | None = Field(
+        default=None, description="a message id or {id}"
+    )
     clientMessageId: str | None = Field(
         default=None,
         max_length=MAX_CLIENT_MESSAGE_ID,
