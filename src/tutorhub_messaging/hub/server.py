@@ -1,10 +1,12 @@
-"""Socket.IO transport of the hub: handshake authentication and namespace routing.
+"""Socket.IO wiring of the hub: handshake authentication, namespace routing, and the catch-all
+handlers that hand every client event to ``hub.handlers.dispatch``.
 
-Handlers here only parse, authenticate and call the hub engine; they never touch SQL.
+Handlers here only parse, authenticate and call the hub; they never touch SQL.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -13,12 +15,24 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
-from tutorhub_messaging.hub.transport import NamespaceNotifier, create_sio
+from tutorhub_messaging.hub.handlers import dispatch
+from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
+from tutorhub_messaging.hub.runtime import Connection, HubRuntime
+from tutorhub_messaging.hub.state import Guardrails, InMemoryHubState, SocketRef
+from tutorhub_messaging.hub.transport import (
+    ConnectTimeout,
+    NamespaceNotifier,
+    close_on_malformed_packets,
+    create_sio,
+)
+from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
+from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
 
 DEFAULT_NAMESPACES = ("/hub/chat", "/messaging-api/hub/chat")
+MAX_NAMESPACE_LENGTH = 256
 
 
 def handshake_token(auth: Any, environ: dict[str, Any]) -> str | None:
@@ -56,26 +70,87 @@ def _cookie(header: str, name: str) -> str | None:
 
 def build_hub(context: AppContext) -> socketio.AsyncServer:
     sio = create_sio(context.settings)
-    namespaces: set[str] = set(DEFAULT_NAMESPACES)
-    context.notifier = NamespaceNotifier(sio, namespaces)
+    notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
+    context.notifier = notifier
+    state = InMemoryHubState(
+        Guardrails(context.settings.max_users_per_room, context.settings.max_rooms_per_user)
+    )
+    hub = HubRuntime(sio, context, state, notifier)
+    ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
+    close_on_malformed_packets(sio)
     suffix = context.hub.namespace_suffix
+    cleanups: set[asyncio.Task[None]] = set()
 
     @sio.on("connect", namespace="*")  # type: ignore[untyped-decorator]
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if not namespace.endswith(suffix):
+        if not namespace.endswith(suffix) or len(namespace) > MAX_NAMESPACE_LENGTH:
             raise SocketRefused(f"Unknown hub: {namespace[:100]}")
-        token = handshake_token(auth, environ)
-        if token is None:
-            raise SocketRefused("Authentication required")
+        principal = await _authenticate(context, auth, environ)
+        await _refresh_directory(context, principal)
         try:
-            principal = await context.authenticator.authenticate(token)
-        except InvalidToken:
-            raise SocketRefused("Invalid token") from None
-        except Unavailable:
+            await state.add_socket(SocketRef(sid, namespace), principal.user_id)
+        except Exception:
+            log.exception("hub could not register a socket")
             raise SocketRefused("Service temporarily unavailable") from None
-        if principal.is_service:
-            raise SocketRefused("Invalid token")
-        namespaces.add(namespace)
-        await sio.save_session(sid, {"principal": principal}, namespace=namespace)
+        hub.connections[sid] = Connection(sid, namespace, principal)
+        notifier.add_namespace(namespace)
+        SOCKETS_CONNECTED.inc()
+
+    @sio.on("disconnect", namespace="*")  # type: ignore[untyped-decorator]
+    async def disconnect(namespace: str, sid: str, reason: Any = None) -> None:
+        connection = hub.connections.get(sid)
+        if connection is None:
+            return
+        connection.closing = True
+        # Not awaited here: the clean-up waits for the socket's in-flight events (its lock), and
+        # one of them may be what is closing the transport.
+        task = asyncio.create_task(_clean_up(hub, connection))
+        cleanups.add(task)
+        task.add_done_callback(cleanups.discard)
+
+    @sio.on("*", namespace="*")  # type: ignore[untyped-decorator]
+    async def any_event(event: Any, namespace: str, sid: str, *args: Any) -> dict[str, Any] | None:
+        return await dispatch(hub, event, sid, args)
 
     return sio
+
+
+async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any]) -> Principal:
+    token = handshake_token(auth, environ)
+    if token is None:
+        raise SocketRefused("Authentication required")
+    try:
+        principal = await context.authenticator.authenticate(token)
+    except InvalidToken:
+        raise SocketRefused("Invalid token") from None
+    except Unavailable:
+        raise SocketRefused("Service temporarily unavailable") from None
+    except Exception:
+        log.exception("hub handshake failed unexpectedly")
+        raise SocketRefused("Service temporarily unavailable") from None
+    if principal.is_service:
+        raise SocketRefused("Invalid token")
+    return principal
+
+
+async def _refresh_directory(context: AppContext, principal: Principal) -> None:
+    """Connecting counts as an authenticated call: keep the user's directory row current."""
+    if not context.directory.needs_refresh(principal):
+        return
+    try:
+        async with context.db.unit_of_work() as uow:
+            await context.directory.refresh(uow, principal)
+    except Exception:
+        # Names shown for offline users may lag; that is no reason to refuse the connection.
+        log.warning("directory refresh at connect failed", exc_info=True)
+
+
+async def _clean_up(hub: HubRuntime, connection: Connection) -> None:
+    try:
+        await disconnect_from_rooms(hub, connection)
+    except Exception:
+        log.exception("hub clean-up after a disconnect failed")
+    finally:
+        hub.connections.pop(connection.sid, None)
+        hub.notifier.release_namespace(connection.namespace)
+        SOCKETS_CONNECTED.dec()

@@ -1,0 +1,127 @@
+"""Client events of the hub: one dispatcher, ``hub:send`` and ``hub:event``.
+
+Each event runs under its socket's lock, in one unit of work, and answers the client's ack
+callback (when it passed one) with ``{success: true, ...}`` or ``{success: false, error, code}``;
+a failure is also sent as ``hub:error``. Nothing is broadcast before its unit of work commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from tutorhub_messaging.db.types import iso, utcnow
+from tutorhub_messaging.errors import Forbidden, InvalidInput, NotJoined, SendNotAllowed
+from tutorhub_messaging.hub import membership, moderating
+from tutorhub_messaging.hub.protocol import (
+    BLOCK,
+    ERROR,
+    EVENT,
+    JOIN,
+    LEAVE,
+    SEND,
+    SILENCE,
+    UNBLOCK,
+    UNSILENCE,
+    echoed_room_id,
+    parse_event,
+    parse_read_time,
+    parse_send,
+    render_error,
+)
+from tutorhub_messaging.hub.rooms import access_room
+from tutorhub_messaging.hub.runtime import Connection, HubRuntime
+from tutorhub_messaging.hub.sending import send_to_room
+from tutorhub_messaging.logs import request_id_var, user_id_var
+from tutorhub_messaging.messages.repository import ReadStateRepository
+from tutorhub_messaging.moderation.service import check_may_speak
+from tutorhub_messaging.ops.metrics import SEND_TO_BROADCAST
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[HubRuntime, Connection, Any], Awaitable[dict[str, Any]]]
+MAX_EVENT_NAME_ECHO = 64
+
+
+async def send(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
+    received = time.perf_counter()
+    room_id, new = parse_send(data)
+    if not await hub.state.is_joined(connection.sid, room_id):
+        raise NotJoined("Join the room before sending to it")
+    async with hub.context.db.unit_of_work() as uow:
+        _, stored = await send_to_room(uow, hub.context, connection.principal, room_id, new, via="socket")
+    # The unit of work has committed and run its broadcast by now.
+    if stored.created:
+        SEND_TO_BROADCAST.observe(time.perf_counter() - received)
+    return {"success": True, "message": stored.record}
+
+
+async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
+    """``hub:event``: relayed as ``hub:<event>`` to the room's other sockets.
+
+    A read event (``messageRead``) needs only read permission and moves the sender's read state;
+    any other event needs send permission and a sender who is not silenced.
+    """
+    request = parse_event(data, hub.settings.max_message_bytes)
+    if not await hub.state.is_joined(connection.sid, request.room_id):
+        raise NotJoined("Join the room before sending events to it")
+    principal = connection.principal
+    server_keys: dict[str, Any] = {"roomId": request.room_id, "userId": principal.user_id}
+    async with hub.context.db.unit_of_work() as uow:
+        access = await access_room(uow.session, hub.engine, principal, request.room_id)
+        if request.name in hub.context.hub.read_events:
+            if not access.permissions.read:
+                raise Forbidden("Your role in this room cannot read it")
+            read_at = parse_read_time(request.data.get("lastReadTimestamp"), utcnow())
+            receipts = ReadStateRepository(uow.session)
+            await receipts.mark_read(access.room_id, principal.user_id, read_at)
+            # Read state never moves backwards: tell the room where it actually stands.
+            server_keys["lastReadTimestamp"] = iso(
+                await receipts.last_read_at(access.room_id, principal.user_id)
+            )
+        else:
+            if not access.permissions.send:
+                raise SendNotAllowed("Your role in this room cannot send events")
+            await check_may_speak(uow.session, access.room_id, principal.user_id)
+    await hub.to_room(
+        request.room_id, f"hub:{request.name}", {**request.data, **server_keys}, skip_sid=connection.sid
+    )
+    return {"success": True}
+
+
+HANDLERS: dict[str, Handler] = {
+    JOIN: membership.join,
+    LEAVE: membership.leave,
+    SEND: send,
+    EVENT: relay_event,
+    BLOCK: moderating.block,
+    UNBLOCK: moderating.unblock,
+    SILENCE: moderating.silence,
+    UNSILENCE: moderating.unsilence,
+}
+
+
+async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
+    """Run one client event; the return value becomes the client's ack."""
+    connection = hub.connections.get(sid)
+    if connection is None:
+        return None
+    data = args[0] if args else None
+    # Taken before anything awaits: the lock queues this socket's events in arrival order.
+    async with connection.lock:
+        request_id_var.set(uuid.uuid4().hex)
+        user_id_var.set(connection.principal.user_id)
+        try:
+            handler = HANDLERS.get(event)
+            if handler is None:
+                raise InvalidInput(
+                    f"Unknown event: {str(event)[:MAX_EVENT_NAME_ECHO]}", key="errMsg_unknownEvent"
+                )
+            return await handler(hub, connection, data)
+        except Exception as exc:
+            error = render_error(exc, echoed_room_id(data))
+            await hub.to_socket(connection, ERROR, error)
+            return {"success": False, "error": error["error"], "code": error["code"]}

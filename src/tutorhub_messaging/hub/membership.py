@@ -1,0 +1,151 @@
+"""Being in a room: ``hub:join``, ``hub:leave``, disconnects, and removal by a block.
+
+Presence is per user: ``hub:presence joined`` and ``hub:online`` when a user's first socket
+enters a room, ``hub:presence left`` when their last socket leaves it (and ``hub:offline`` when
+that happens because the socket disconnected). Both go to the room's other sockets only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tutorhub_messaging.errors import Forbidden, NotJoined
+from tutorhub_messaging.hub.history import arrival_of, missed_since, read_history
+from tutorhub_messaging.hub.protocol import (
+    BLOCKED,
+    HISTORY,
+    JOINED,
+    OFFLINE,
+    ONLINE,
+    PRESENCE,
+    parse_join,
+    parse_leave,
+)
+from tutorhub_messaging.hub.rooms import access_room
+from tutorhub_messaging.hub.runtime import Connection, HubRuntime
+from tutorhub_messaging.hub.state import Departure, Member, SocketRef
+from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
+from tutorhub_messaging.moderation.service import check_not_blocked, in_force
+from tutorhub_messaging.ops.metrics import MESSAGES_OUT, ROOMS_JOINED
+
+OK: dict[str, Any] = {"success": True}
+
+
+async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
+    request = parse_join(data)
+    principal = connection.principal
+    limit = hub.settings.history_on_join
+    async with hub.context.db.unit_of_work() as uow:
+        access = await access_room(uow.session, hub.engine, principal, request.room_id)
+        if not access.permissions.read:
+            raise Forbidden("Your role in this room cannot read it")
+        await check_not_blocked(uow.session, access.room_id, principal.user_id)
+        history = await read_history(uow.session, access.room_id, limit, request.after)
+    room_id = access.room_id
+    if connection.closing:
+        return OK  # the transport went away meanwhile; nothing to join for
+    member = Member(principal.user_id, principal.fullname, principal.avatar, access.hub_role)
+    entry = await hub.state.join(connection.sid, room_id, member)
+    if not entry.already_joined:
+        ROOMS_JOINED.inc()
+    members = await hub.state.members(room_id)
+    await hub.to_socket(
+        connection,
+        JOINED,
+        {
+            "roomId": room_id,
+            "hubRole": access.hub_role,
+            "userInfo": {"fullname": principal.fullname, "avatar": principal.avatar},
+            # Everyone in the room now, the joiner included.
+            "members": [{**m.as_user(), "online": True} for m in members],
+        },
+    )
+    await hub.to_socket(connection, HISTORY, {"roomId": room_id, "messages": history.records})
+    if entry.already_joined:
+        return OK  # already receiving the room's events: no presence, nothing missed
+    if connection.closing:
+        # Gone while being told about the room: undo quietly, the room never saw it arrive.
+        if await hub.state.leave(connection.sid, room_id) is not None:
+            ROOMS_JOINED.dec()
+        return OK
+    # Entered only now, so no live message can reach the client before hub:joined/hub:history.
+    await hub.enter_room(connection, room_id)
+    if entry.first_of_user:
+        presence: dict[str, Any] = {"event": "joined", "roomId": room_id, "user": member.as_user()}
+        if request.meta is not None:
+            presence["meta"] = request.meta
+        await hub.to_room(room_id, PRESENCE, presence, skip_sid=connection.sid)
+        await hub.to_room(
+            room_id, ONLINE, {"roomId": room_id, "userId": member.user_id}, skip_sid=connection.sid
+        )
+    await _settle_join(hub, connection, room_id, history.anchor)
+    return OK
+
+
+async def _settle_join(hub: HubRuntime, connection: Connection, room_id: str, anchor: int | None) -> None:
+    """Second look, now that the socket is in the room: a block that landed while the join was in
+    flight still removes it, and messages stored since the history was read are delivered."""
+    async with hub.context.db.unit_of_work() as uow:
+        block = (await in_force(uow.session, room_id, connection.principal.user_id)).blocked
+        missed = (
+            []
+            if block is not None or anchor is None
+            else await missed_since(uow.session, room_id, anchor, hub.settings.history_on_join)
+        )
+    if block is not None:
+        departure = await hub.state.leave(connection.sid, room_id)
+        await hub.leave_room(connection.ref, room_id)
+        await hub.to_socket(connection, BLOCKED, {"roomId": room_id, "reason": block.reason})
+        if departure is not None:
+            await announce_departure(hub, departure, connection.sid, offline=False)
+        return
+    for message in missed:
+        MESSAGES_OUT.inc()
+        await hub.to_socket(connection, MESSAGE_ARRIVED, arrival_of(message))
+
+
+async def leave(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
+    room_id = parse_leave(data)
+    departure = await hub.state.leave(connection.sid, room_id)
+    if departure is None:
+        raise NotJoined("You have not joined this room")
+    await hub.leave_room(connection.ref, room_id)
+    await announce_departure(hub, departure, connection.sid, offline=False)
+    return OK
+
+
+async def announce_departure(hub: HubRuntime, departure: Departure, sid: str, *, offline: bool) -> None:
+    ROOMS_JOINED.dec()
+    if not departure.last_of_user:
+        return
+    room_id = departure.room_id
+    await hub.to_room(
+        room_id,
+        PRESENCE,
+        {"event": "left", "roomId": room_id, "user": departure.member.as_user()},
+        skip_sid=sid,
+    )
+    if offline:
+        await hub.to_room(
+            room_id, OFFLINE, {"roomId": room_id, "userId": departure.member.user_id}, skip_sid=sid
+        )
+
+
+async def disconnect(hub: HubRuntime, connection: Connection) -> None:
+    """Runs behind the socket's in-flight events (same lock), so it undoes whatever they did."""
+    async with connection.lock:
+        for departure in await hub.state.remove_socket(connection.sid):
+            await announce_departure(hub, departure, connection.sid, offline=True)
+
+
+async def remove_user(hub: HubRuntime, room_id: str, user_id: str) -> list[SocketRef]:
+    """Take all of a user's sockets out of a room (a block); the room sees them leave."""
+    eviction = await hub.state.evict(room_id, user_id)
+    for socket in eviction.sockets:
+        ROOMS_JOINED.dec()
+        await hub.leave_room(socket, room_id)
+    if eviction.member is not None:
+        await hub.to_room(
+            room_id, PRESENCE, {"event": "left", "roomId": room_id, "user": eviction.member.as_user()}
+        )
+    return eviction.sockets

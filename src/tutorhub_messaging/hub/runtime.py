@@ -1,0 +1,77 @@
+"""What the hub's event handlers share: the Socket.IO server, the app context, the hub state,
+this process's connections, and the ways to reach a socket, a room or a user.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import socketio
+
+from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.hub.engine import HubEngine
+from tutorhub_messaging.hub.state import HubState, SocketRef
+from tutorhub_messaging.hub.transport import NamespaceNotifier
+from tutorhub_messaging.identity.principal import Principal
+
+
+@dataclass(eq=False)
+class Connection:
+    """A socket connected to this process.
+
+    ``lock`` serialises the socket's events: python-socketio runs each event as its own task, and
+    a client's messages must be stored in the order it sent them (and a send right after a join
+    must see the join). ``closing`` is set as soon as the transport goes away.
+    """
+
+    sid: str
+    namespace: str
+    principal: Principal
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    closing: bool = False
+
+    @property
+    def ref(self) -> SocketRef:
+        return SocketRef(self.sid, self.namespace)
+
+
+class HubRuntime:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        context: AppContext,
+        state: HubState,
+        notifier: NamespaceNotifier,
+    ) -> None:
+        self.sio = sio
+        self.context = context
+        self.state = state
+        self.notifier = notifier
+        self.engine = HubEngine(context.hub)
+        self.connections: dict[str, Connection] = {}
+
+    @property
+    def settings(self) -> Any:
+        return self.context.settings
+
+    async def to_socket(self, socket: SocketRef | Connection, event: str, payload: dict[str, Any]) -> None:
+        await self.sio.emit(event, payload, to=socket.sid, namespace=socket.namespace)
+
+    async def to_room(
+        self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
+    ) -> None:
+        """Every socket in the room, in every namespace the hub is served under."""
+        await self.notifier.emit_to_room(room_id, event, payload, skip_sid=skip_sid)
+
+    async def to_user(self, user_id: str, event: str, payload: dict[str, Any]) -> None:
+        """Every connected socket of a user, joined to the room or not."""
+        for socket in await self.state.sockets_of(user_id):
+            await self.to_socket(socket, event, payload)
+
+    async def enter_room(self, connection: Connection, room_id: str) -> None:
+        await self.sio.enter_room(connection.sid, room_id, namespace=connection.namespace)
+
+    async def leave_room(self, socket: SocketRef, room_id: str) -> None:
+        await self.sio.leave_room(socket.sid, room_id, namespace=socket.namespace)

@@ -1,0 +1,82 @@
+"""The hub's Prometheus metrics, read from GET /metrics while real sockets use the hub."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.support.hub_rooms import create_room
+from tests.support.sockets import Sockets
+from tests.support.users import User
+
+
+@pytest.fixture
+async def hub(server_url: str) -> AsyncIterator[Sockets]:
+    async with Sockets(server_url) as sockets:
+        yield sockets
+
+
+async def _sample(client: httpx.AsyncClient, name: str, **labels: str) -> float:
+    response = await client.get("/metrics")
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
+async def test_connections_and_joined_rooms_are_counted_up_and_down(
+    app: Any, hub: Sockets, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    room = await create_room(app, student, tutor)
+    sockets_before = await _sample(client, "messaging_hub_sockets_connected")
+    rooms_before = await _sample(client, "messaging_hub_room_memberships")
+
+    tutor_socket = await hub.connect(tutor)
+    student_socket = await hub.connect(student)
+    await tutor_socket.join(room)
+    await student_socket.join(room)
+    await tutor_socket.next("hub:presence")
+
+    assert await _sample(client, "messaging_hub_sockets_connected") == sockets_before + 2
+    assert await _sample(client, "messaging_hub_room_memberships") == rooms_before + 2
+
+    await student_socket.disconnect()
+    await tutor_socket.next("hub:presence", lambda p: p["event"] == "left")
+    assert await _sample(client, "messaging_hub_sockets_connected") == sockets_before + 1
+    assert await _sample(client, "messaging_hub_room_memberships") == rooms_before + 1
+
+
+async def test_messages_in_and_out_and_send_latency_are_counted(
+    app: Any, hub: Sockets, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    room = await create_room(app, student, tutor)
+    tutor_socket = await hub.connect(tutor)
+    student_socket = await hub.connect(student)
+    await tutor_socket.join(room)
+    await student_socket.join(room)
+    messages_in = await _sample(client, "messaging_hub_messages_in_total", via="socket")
+    messages_out = await _sample(client, "messaging_hub_messages_out_total")
+    latencies = await _sample(client, "messaging_hub_send_to_broadcast_seconds_count")
+
+    await student_socket.send(room, "counted")
+    await tutor_socket.next("hub:messageArrived")
+
+    assert await _sample(client, "messaging_hub_messages_in_total", via="socket") == messages_in + 1
+    assert await _sample(client, "messaging_hub_messages_out_total") == messages_out + 2  # both sockets
+    assert await _sample(client, "messaging_hub_send_to_broadcast_seconds_count") == latencies + 1
+
+
+async def test_hub_errors_are_counted_by_code(hub: Sockets, client: httpx.AsyncClient, student: User) -> None:
+    before = await _sample(client, "messaging_hub_errors_total", code="INVALID_PAYLOAD")
+    socket = await hub.connect(student)
+
+    await socket.emit("hub:join", "not an object")
+    await socket.error("INVALID_PAYLOAD")
+
+    assert await _sample(client, "messaging_hub_errors_total", code="INVALID_PAYLOAD") == before + 1
