@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -264,4 +265,35 @@ async def test_event_data_over_the_size_limit_is_too_large(
     await student_socket.emit("hub:event", {"roomId": room, "event": "cursor", "data": {"blob": "z" * 100}})
 
     await tutor_socket.next("hub:cursor")
+    await hub.quiet()
+
+
+async def test_a_flood_of_events_is_refused_beyond_what_a_socket_may_queue(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    flood = 250
+
+    for index in range(flood):  # without waiting for anything
+        await student_socket.emit("hub:event", {"roomId": room, "event": "cursor", "data": {"i": index}})
+    # The last event, retried until accepted: once acked, every earlier accepted one was relayed.
+    sent = flood
+    while True:
+        sent += 1
+        last = await student_socket.call(
+            "hub:event", {"roomId": room, "event": "cursor", "data": {"i": flood}}
+        )
+        if last["success"]:
+            break
+        assert sent < flood + 100, "the socket never drained"
+        await asyncio.sleep(0.02)
+
+    refused = student_socket.pending("hub:error")
+    assert refused, "nothing was refused"
+    assert all(payload["code"] == "RATE_LIMITED" for _, payload in refused)
+    relayed = [(await tutor_socket.next("hub:cursor"))["i"] for _ in range(sent - len(refused))]
+    assert relayed == sorted(relayed)
+    assert relayed[-1] == flood
+    for _ in refused:
+        await student_socket.next("hub:error")
     await hub.quiet()

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.hub_rooms import create_room, message_count, store_texts
 from tests.support.sockets import Sockets
 from tests.support.users import User, service_headers
+from tutorhub_messaging.db.models import Conversation
 
 
 @pytest.fixture
@@ -464,4 +465,54 @@ async def test_a_system_message_reaches_the_student_joined_to_the_admin_student_
     assert arrived["message"]["content"]["severity"] == "critical"
     assert arrived["sender"]["id"] == app.context.settings.system_admin_id
     assert tutor_socket.pending() == []
+    await hub.quiet()
+
+
+async def test_a_super_admin_may_send_in_a_room_they_do_not_take_part_in(
+    app: Any, hub: Sockets, student: User, tutor: User, super_admin: User
+) -> None:
+    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    admin_socket = await hub.connect(super_admin)
+    joined, _ = await admin_socket.join(room)
+    assert joined["hubRole"] == "system"
+    for socket in (student_socket, tutor_socket):
+        presence = await socket.next("hub:presence")
+        assert presence["user"]["hubRole"] == "system"
+        await socket.next("hub:online")
+
+    ack = await admin_socket.send(room, "This is the platform team")
+
+    assert ack["success"] is True
+    for socket in (student_socket, tutor_socket, admin_socket):
+        assert (await socket.next("hub:messageArrived"))["sender"]["id"] == super_admin.id
+    await hub.quiet()
+
+
+async def _change_room(app: Any, room: str, **values: Any) -> None:
+    async with app.context.db.unit_of_work() as uow:
+        await uow.session.execute(update(Conversation).where(Conversation.id == room).values(**values))
+
+
+async def test_a_room_closed_since_joining_refuses_sends_and_events(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    await _change_room(app, room, status="closed")
+
+    assert (await student_socket.send(room, "still open?"))["code"] == "ROOM_NOT_ELIGIBLE"
+    await student_socket.error("ROOM_NOT_ELIGIBLE")
+    await student_socket.emit("hub:event", {"roomId": room, "event": "typing"})
+    await student_socket.error("ROOM_NOT_ELIGIBLE")
+    assert await message_count(app, room) == 0
+    await hub.quiet()
+
+
+async def test_a_room_deleted_since_joining_is_not_found(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    await _change_room(app, room, is_active=False)
+
+    assert (await student_socket.send(room, "hello?"))["code"] == "ROOM_NOT_FOUND"
+    await student_socket.error("ROOM_NOT_FOUND")
     await hub.quiet()

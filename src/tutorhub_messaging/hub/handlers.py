@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tutorhub_messaging.db.types import iso, utcnow
-from tutorhub_messaging.errors import Forbidden, InvalidInput, NotJoined, SendNotAllowed
+from tutorhub_messaging.errors import Forbidden, InvalidInput, NotJoined, RateLimited, SendNotAllowed
 from tutorhub_messaging.hub import membership, moderating
 from tutorhub_messaging.hub.protocol import (
     BLOCK,
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[HubRuntime, Connection, Any], Awaitable[dict[str, Any]]]
 MAX_EVENT_NAME_ECHO = 64
+# Events one socket may have queued or running at once; more are refused with RATE_LIMITED.
+MAX_EVENTS_IN_FLIGHT = 100
 
 
 async def send(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
@@ -110,18 +112,30 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     if connection is None:
         return None
     data = args[0] if args else None
-    # Taken before anything awaits: the lock queues this socket's events in arrival order.
-    async with connection.lock:
-        request_id_var.set(uuid.uuid4().hex)
-        user_id_var.set(connection.principal.user_id)
-        try:
-            handler = HANDLERS.get(event)
-            if handler is None:
-                raise InvalidInput(
-                    f"Unknown event: {str(event)[:MAX_EVENT_NAME_ECHO]}", key="errMsg_unknownEvent"
-                )
-            return await handler(hub, connection, data)
-        except Exception as exc:
-            error = render_error(exc, echoed_room_id(data))
-            await hub.to_socket(connection, ERROR, error)
-            return {"success": False, "error": error["error"], "code": error["code"]}
+    if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
+        # A client that does not wait for anything must not queue unbounded work here.
+        return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+    connection.in_flight += 1
+    try:
+        # Taken before anything awaits: the lock queues this socket's events in arrival order.
+        async with connection.lock:
+            request_id_var.set(uuid.uuid4().hex)
+            user_id_var.set(connection.principal.user_id)
+            try:
+                handler = HANDLERS.get(event)
+                if handler is None:
+                    raise InvalidInput(
+                        f"Unknown event: {str(event)[:MAX_EVENT_NAME_ECHO]}", key="errMsg_unknownEvent"
+                    )
+                return await handler(hub, connection, data)
+            except Exception as exc:
+                return await _fail(hub, connection, exc, data)
+    finally:
+        connection.in_flight -= 1
+
+
+async def _fail(hub: HubRuntime, connection: Connection, exc: Exception, data: Any) -> dict[str, Any]:
+    """``hub:error`` to the socket, and the ack for the client's callback."""
+    error = render_error(exc, echoed_room_id(data))
+    await hub.to_socket(connection, ERROR, error)
+    return {"success": False, "error": error["error"], "code": error["code"]}

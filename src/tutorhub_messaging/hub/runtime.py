@@ -31,6 +31,8 @@ class Connection:
     principal: Principal
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     closing: bool = False
+    # Events received and not yet finished (queued behind the lock or running).
+    in_flight: int = 0
 
     @property
     def ref(self) -> SocketRef:

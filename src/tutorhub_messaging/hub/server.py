@@ -87,6 +87,10 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             raise SocketRefused(f"Unknown hub: {namespace[:100]}")
         principal = await _authenticate(context, auth, environ)
         await _refresh_directory(context, principal)
+        if not _transport_open(sio, sid, namespace):
+            # Closed while we were awaiting: python-socketio sends no disconnect for a socket
+            # still connecting, so registering it now would leave a ghost in the hub state.
+            raise SocketRefused("Connection closed")
         try:
             await state.add_socket(SocketRef(sid, namespace), principal.user_id)
         except Exception:
@@ -113,6 +117,12 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         return await dispatch(hub, event, sid, args)
 
     return sio
+
+
+def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool:
+    eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
+    socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
+    return socket is not None and not socket.closed and not socket.closing
 
 
 async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any]) -> Principal:
