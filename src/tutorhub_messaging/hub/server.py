@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
+from urllib.parse import parse_qs
 
 import socketio
 from socketio.exceptions import ConnectionRefusedError as SocketRefused
@@ -44,8 +46,6 @@ def handshake_token(auth: Any, environ: dict[str, Any]) -> str | None:
     authorization = environ.get("HTTP_AUTHORIZATION", "")
     if authorization[:7].lower() == "bearer ":
         return strip_bearer(authorization) or None
-    from urllib.parse import parse_qs
-
     query = parse_qs(environ.get("QUERY_STRING", ""))
     for candidate in (
         (query.get("access_token") or [None])[0],
@@ -58,8 +58,6 @@ def handshake_token(auth: Any, environ: dict[str, Any]) -> str | None:
 
 
 def _cookie(header: str, name: str) -> str | None:
-    from http.cookies import CookieError, SimpleCookie
-
     try:
         jar = SimpleCookie(header)
     except CookieError:
@@ -87,15 +85,17 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             raise SocketRefused(f"Unknown hub: {namespace[:100]}")
         principal = await _authenticate(context, auth, environ)
         await _refresh_directory(context, principal)
-        if not _transport_open(sio, sid, namespace):
-            # Closed while we were awaiting: python-socketio sends no disconnect for a socket
-            # still connecting, so registering it now would leave a ghost in the hub state.
-            raise SocketRefused("Connection closed")
         try:
             await state.add_socket(SocketRef(sid, namespace), principal.user_id)
         except Exception:
             log.exception("hub could not register a socket")
             raise SocketRefused("Service temporarily unavailable") from None
+        if not _transport_open(sio, sid, namespace):
+            # Closed while we were awaiting: python-socketio sends no disconnect for a socket
+            # still connecting, so keeping it would leave a ghost in the hub state.
+            await state.remove_socket(sid)
+            raise SocketRefused("Connection closed")
+        # From here on nothing awaits until the handler returns: the disconnect handler sees it.
         hub.connections[sid] = Connection(sid, namespace, principal)
         notifier.add_namespace(namespace)
         SOCKETS_CONNECTED.inc()
