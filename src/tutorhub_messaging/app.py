@@ -52,7 +52,11 @@ def create_fastapi(context: AppContext) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if context.settings.uses_dev_secret:
             log.warning("using the built-in development JWT secret: set MESSAGING_JWT_SECRET")
+        for hook in context.on_startup:
+            await hook()
         yield
+        for hook in context.on_shutdown:
+            await hook()
         if context.redis is not None:
             await context.redis.aclose()
         await context.db.dispose()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -29,6 +30,9 @@ class AppContext:
     directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
     redis: Redis | None = None
+    # Work to run when the server starts and stops (background tasks of the hub).
+    on_startup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+    on_shutdown: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     @property
     def message_rules(self) -> MessageRules:

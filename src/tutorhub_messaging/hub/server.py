@@ -20,7 +20,8 @@ from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
-from tutorhub_messaging.hub.state import Guardrails, InMemoryHubState, SocketRef
+from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
+from tutorhub_messaging.hub.state import SocketRef
 from tutorhub_messaging.hub.transport import (
     ConnectTimeout,
     NamespaceNotifier,
@@ -67,13 +68,12 @@ def _cookie(header: str, name: str) -> str | None:
 
 
 def build_hub(context: AppContext) -> socketio.AsyncServer:
-    sio = create_sio(context.settings)
+    sio = create_sio(context.settings, client_manager(context.settings))
     notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
     context.notifier = notifier
-    state = InMemoryHubState(
-        Guardrails(context.settings.max_users_per_room, context.settings.max_rooms_per_user)
-    )
+    state = hub_state(context)
     hub = HubRuntime(sio, context, state, notifier)
+    install_liveness(hub)
     ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
     close_on_malformed_packets(sio)
     suffix = context.hub.namespace_suffix

@@ -30,10 +30,13 @@ class _OrjsonCodec:
         return orjson.loads(data)
 
 
-def create_sio(settings: Settings) -> socketio.AsyncServer:
+def create_sio(
+    settings: Settings, client_manager: socketio.AsyncManager | None = None
+) -> socketio.AsyncServer:
     origins: Any = "*" if settings.cors_origins == ["*"] else settings.cors_origins
     return socketio.AsyncServer(
         async_mode="asgi",
+        client_manager=client_manager,
         namespaces="*",  # accept every namespace here, refuse unknown hubs readably in connect
         cors_allowed_origins=origins,
         json=_OrjsonCodec,

@@ -1,0 +1,84 @@
+"""Several processes serving one hub: the Redis-backed pieces, chosen when MESSAGING_REDIS_URL is set.
+
+- room broadcasts go through python-socketio's ``AsyncRedisManager`` (pub/sub);
+- who is where (occupancy, presence, guardrails) lives in ``RedisHubState``;
+- the message rate limiter is ``RedisRateLimiter`` (wired in ``app.build_context``).
+
+Without Redis the hub is single-process and keeps all of this in memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import socketio
+
+from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.hub.protocol import OFFLINE, PRESENCE
+from tutorhub_messaging.hub.runtime import HubRuntime
+from tutorhub_messaging.hub.state import Departure, Guardrails, HubState, InMemoryHubState
+from tutorhub_messaging.hub.state_redis import RedisHubState
+from tutorhub_messaging.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def client_manager(settings: Settings) -> socketio.AsyncManager | None:
+    """The pub/sub manager that carries room broadcasts between processes (None: in-memory)."""
+    if not settings.redis_url:
+        return None
+    return socketio.AsyncRedisManager(
+        settings.redis_url,
+        channel=settings.redis_prefix + "socketio",
+        redis_options={"socket_connect_timeout": 2, "health_check_interval": 15},
+    )
+
+
+def hub_state(context: AppContext) -> HubState:
+    guardrails = Guardrails(context.settings.max_users_per_room, context.settings.max_rooms_per_user)
+    if context.redis is None:
+        return InMemoryHubState(guardrails)
+    return RedisHubState(context.redis, guardrails, prefix=context.settings.redis_prefix + "hub:")
+
+
+async def announce_reaped(hub: HubRuntime, departures: list[Departure]) -> None:
+    """A stopped process's users leave the rooms it held (as a disconnect would have said)."""
+    for departure in departures:
+        if not departure.last_of_user:
+            continue
+        room_id = departure.room_id
+        await hub.to_room(
+            room_id, PRESENCE, {"event": "left", "roomId": room_id, "user": departure.member.as_user()}
+        )
+        await hub.to_room(room_id, OFFLINE, {"roomId": room_id, "userId": departure.member.user_id})
+
+
+def install_liveness(hub: HubRuntime) -> None:
+    """With a shared state: beat while running, reap stopped processes, forget ourselves at exit."""
+    state = hub.state
+    if not isinstance(state, RedisHubState):
+        return
+    task: asyncio.Task[None] | None = None
+
+    async def start() -> None:
+        nonlocal task
+
+        async def on_departures(departures: list[Departure]) -> None:
+            await announce_reaped(hub, departures)
+
+        task = asyncio.create_task(state.run_liveness(on_departures))
+
+    async def stop() -> None:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        try:
+            await state.forget_own_sockets()
+        except Exception:
+            log.warning("hub state: could not forget this process's sockets at shutdown")
+
+    hub.context.on_startup.append(start)
+    hub.context.on_shutdown.append(stop)
