@@ -81,3 +81,13 @@ async def test_streamed_oversized_body_is_413(client: httpx.AsyncClient) -> None
         "/v1/conversations", content=chunks(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+async def test_openapi_documents_no_422_since_bad_input_is_a_400(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    statuses = {
+        status for path in spec["paths"].values() for op in path.values() for status in op["responses"]
+    }
+    assert "422" not in statuses
+    assert "400" in statuses
+    assert "HTTPValidationError" not in spec.get("components", {}).get("schemas", {})

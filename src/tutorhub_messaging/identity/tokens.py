@@ -49,8 +49,13 @@ def _roles_from(claim: Any) -> frozenset[str]:
 
 
 def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str | None:
+    """A display claim as text every database can store: a signed token is trusted for who the
+    caller is, not for being storable, so NUL and lone surrogates are cleaned, not refused."""
     value = claims.get(name)
-    return value[:limit] if isinstance(value, str) and value else None
+    if not isinstance(value, str):
+        return None
+    value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:limit]
+    return value or None
 
 
 def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
