@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from tutorhub_messaging.errors import RoomFull, RoomLimit
+from tutorhub_messaging.errors import RoomFull, RoomLimit, Unavailable
 from tutorhub_messaging.hub.state import Guardrails, HubState, InMemoryHubState, Member, SocketRef
 from tutorhub_messaging.hub.state_redis import RedisHubState
 
@@ -170,3 +170,14 @@ async def test_a_dead_process_is_reaped_by_a_survivor(redis: Redis, prefix: str)
     assert [(d.room_id, d.member.user_id, d.last_of_user) for d in departures] == [("room", "alice", True)]
     assert [m.user_id for m in await alive.members("room")] == ["bob"]
     assert await alive.reap_dead_processes() == []
+
+
+async def test_redis_unreachable_is_a_clear_unavailable_error() -> None:
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    state = RedisHubState(unreachable, GUARDRAILS, prefix="test:unreachable:")
+    with pytest.raises(Unavailable) as raised:
+        await state.add_socket(SocketRef("sid", "/hub/chat"), "alice")
+    assert raised.value.message == "Realtime service temporarily unavailable"
+    with pytest.raises(Unavailable):
+        await state.is_joined("sid", "room")
+    await unreachable.aclose()

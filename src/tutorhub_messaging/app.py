@@ -20,6 +20,7 @@ from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimit
 from tutorhub_messaging.hub.server import build_hub
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
+from tutorhub_messaging.logs import configure_logging
 from tutorhub_messaging.ops.endpoints import router as ops_router
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
@@ -104,7 +105,10 @@ def _document_real_errors_only(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> Any:
     """The whole service as one ASGI callable (what ``serve`` runs and tests drive)."""
-    settings = settings or get_settings()
+    if settings is None:
+        # Called by uvicorn as the factory, possibly in a fresh worker process: log as JSON there too.
+        settings = get_settings()
+        configure_logging(settings.log_level)
     context = build_context(settings)
     api = create_fastapi(context)
     sio = build_hub(context)

@@ -19,6 +19,7 @@ from tests.support.users import TEST_SECRET
 @dataclass
 class ServiceProcess:
     env: Mapping[str, str]
+    args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
 
@@ -34,7 +35,16 @@ class ServiceProcess:
             **self.env,
         }
         self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
-            [sys.executable, "-m", "tutorhub_messaging", "serve", "--port", str(self.port), "--no-migrate"],
+            [
+                sys.executable,
+                "-m",
+                "tutorhub_messaging",
+                "serve",
+                "--port",
+                str(self.port),
+                "--no-migrate",
+                *self.args,
+            ],
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,

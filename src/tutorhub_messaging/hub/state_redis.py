@@ -27,8 +27,9 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
-from tutorhub_messaging.errors import RoomFull, RoomLimit
+from tutorhub_messaging.errors import RoomFull, RoomLimit, Unavailable
 from tutorhub_messaging.hub.state import Departure, Entry, Eviction, Guardrails, Member, SocketRef
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,11 @@ return redis.call('HMGET', p..'room:'..room, unpack(users))
 """
 
 
+def _unavailable() -> Unavailable:
+    log.warning("hub state: Redis unreachable")
+    return Unavailable("Realtime service temporarily unavailable")
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -177,6 +183,12 @@ class RedisHubState:
         self._sockets_of = redis.register_script(_SOCKETS_OF)
         self._members = redis.register_script(_MEMBERS)
 
+    async def _run(self, script: Any, args: list[Any]) -> Any:
+        try:
+            return await script(args=args)
+        except RedisError as exc:
+            raise _unavailable() from exc
+
     def _departure(self, raw: Any) -> Departure | None:
         room, member_raw, last = raw
         member = _member_from(member_raw)
@@ -185,15 +197,18 @@ class RedisHubState:
         return Departure(_text(room), member, last_of_user=bool(int(last)))
 
     async def add_socket(self, socket: SocketRef, user_id: str) -> None:
-        await self._add_socket(args=[self.prefix, socket.sid, user_id, socket.namespace, self.process_id])
+        await self._run(
+            self._add_socket, [self.prefix, socket.sid, user_id, socket.namespace, self.process_id]
+        )
 
     async def remove_socket(self, sid: str) -> list[Departure]:
-        rows = await self._remove_socket(args=[self.prefix, sid])
+        rows = await self._run(self._remove_socket, [self.prefix, sid])
         return [d for d in (self._departure(row) for row in rows) if d is not None]
 
     async def join(self, sid: str, room_id: str, member: Member) -> Entry:
-        status, first = await self._join(
-            args=[
+        status, first = await self._run(
+            self._join,
+            [
                 self.prefix,
                 sid,
                 room_id,
@@ -202,7 +217,7 @@ class RedisHubState:
                 self.guardrails.max_users_per_room,
                 self.guardrails.max_rooms_per_user,
                 int(time.time() * 1000),
-            ]
+            ],
         )
         status = int(status)
         if status == -1:
@@ -214,11 +229,11 @@ class RedisHubState:
         return Entry(already_joined=status == 1, first_of_user=bool(int(first)))
 
     async def leave(self, sid: str, room_id: str) -> Departure | None:
-        row = await self._leave(args=[self.prefix, sid, room_id])
+        row = await self._run(self._leave, [self.prefix, sid, room_id])
         return None if not row else self._departure(row)
 
     async def evict(self, room_id: str, user_id: str) -> Eviction:
-        rows = await self._evict(args=[self.prefix, room_id, user_id])
+        rows = await self._run(self._evict, [self.prefix, room_id, user_id])
         member = _member_from(rows[0]) if rows else None
         pairs = rows[1:]
         sockets = [
@@ -227,14 +242,17 @@ class RedisHubState:
         return Eviction(sockets, member)
 
     async def is_joined(self, sid: str, room_id: str) -> bool:
-        return bool(await self.redis.sismember(self.prefix + "sockrooms:" + sid, room_id))
+        try:
+            return bool(await self.redis.sismember(self.prefix + "sockrooms:" + sid, room_id))
+        except RedisError as exc:
+            raise _unavailable() from exc
 
     async def members(self, room_id: str) -> list[Member]:
-        rows = await self._members(args=[self.prefix, room_id])
+        rows = await self._run(self._members, [self.prefix, room_id])
         return [m for m in (_member_from(raw) for raw in rows) if m is not None]
 
     async def sockets_of(self, user_id: str) -> list[SocketRef]:
-        rows = await self._sockets_of(args=[self.prefix, user_id])
+        rows = await self._run(self._sockets_of, [self.prefix, user_id])
         return [SocketRef(_text(rows[i]), _text(rows[i + 1])) for i in range(0, len(rows), 2)]
 
     # Process liveness: heartbeat, and reaping the sockets of processes that died.
