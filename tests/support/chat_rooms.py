@@ -6,16 +6,15 @@ conversations come to exist; messages go through the service's one store path or
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any
 
 import httpx
 from sqlalchemy import update
 
+from tests.support import hub_rooms
 from tests.support.users import User
-from tutorhub_messaging.db.models import CONVERSATION_STATUSES, CONVERSATION_TYPES, ChatMessage, Conversation
-from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.db.models import ChatMessage, Conversation
 from tutorhub_messaging.messages.service import NewMessage, Sender, store_message
 from tutorhub_messaging.moderation.service import apply_action
 
@@ -28,28 +27,9 @@ async def create_room(
     conversation_type: str = "studentTutor",
     status: str = "active",
 ) -> str:
-    now = utcnow()
-    room_id = str(uuid.uuid4())
-    async with app.context.db.unit_of_work() as uow:
-        uow.session.add(
-            Conversation(
-                id=room_id,
-                conversation_type=conversation_type,
-                conversation_type_idx=CONVERSATION_TYPES.index(conversation_type),
-                participant_a=participant_a.id,
-                participant_b=participant_b.id,
-                status=status,
-                status_idx=CONVERSATION_STATUSES.index(status),
-                participant_a_name=participant_a.fullname,
-                participant_b_name=participant_b.fullname,
-                is_active=True,
-                record_version=0,
-                created_at=now,
-                updated_at=now,
-                owner=participant_a.id,
-            )
-        )
-    return room_id
+    return await hub_rooms.create_room(
+        app, participant_a, participant_b, kind=conversation_type, status=status
+    )
 
 
 async def store_text(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,15 +59,7 @@ class EnrollmentRepository:
         """Insert or replace the enrollment, and return the stored row."""
         now = utcnow()
         stmt = insert_for(self.session, Enrollment).values(
-            id=values.id,
-            student_id=values.student_id,
-            tutor_user_id=values.tutor_user_id,
-            tutor_profile_id=values.tutor_profile_id,
-            course_pack_id=values.course_pack_id,
-            course_title=values.course_title,
-            student_name=values.student_name,
-            tutor_name=values.tutor_name,
-            status=values.status,
+            **asdict(values),
             created_at=now,
             updated_at=now,
         )

@@ -65,7 +65,7 @@ async def room_messages(
         after_seq = await editing.seq_in_room(room_id, check_after_id(after))
         if after_seq is None:
             raise InvalidInput("after must name a message of this room", key="errMsg_afterIsNotValid")
-        rows = await editing.after_in_room_page(room_id, after_seq, limit=limit, offset=offset)
+        rows = await MessageRepository(session).after_in_room(room_id, after_seq, limit, offset)
         total = await editing.count_after_in_room(room_id, after_seq)
     return HistoryPage([message_record(row) for row in rows], limit, offset, total)
 

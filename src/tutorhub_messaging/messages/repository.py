@@ -66,7 +66,9 @@ class MessageRepository:
         )
         return list(rows)
 
-    async def after_in_room(self, room_id: str, after_seq: int, limit: int) -> list[ChatMessage]:
+    async def after_in_room(
+        self, room_id: str, after_seq: int, limit: int, offset: int = 0
+    ) -> list[ChatMessage]:
         """A room's active messages stored after ``after_seq``, oldest first (gap fill on reconnect)."""
         rows = await self.session.scalars(
             select(ChatMessage)
@@ -77,6 +79,7 @@ class MessageRepository:
             )
             .order_by(ChatMessage.seq.asc())
             .limit(limit)
+            .offset(offset)
         )
         return list(rows)
 
@@ -298,23 +301,6 @@ class MessageEditing:
             select(ChatMessage.seq).where(ChatMessage.id == message_id, ChatMessage.room_id == room_id)
         )
         return int(seq) if seq is not None else None
-
-    async def after_in_room_page(
-        self, room_id: str, after_seq: int, *, limit: int, offset: int
-    ) -> list[ChatMessage]:
-        """A room's active messages stored after ``after_seq``, oldest first."""
-        rows = await self.session.scalars(
-            select(ChatMessage)
-            .where(
-                ChatMessage.room_id == room_id,
-                ChatMessage.is_active.is_(True),
-                ChatMessage.seq > after_seq,
-            )
-            .order_by(ChatMessage.seq.asc())
-            .limit(limit)
-            .offset(offset)
-        )
-        return list(rows)
 
     async def count_after_in_room(self, room_id: str, after_seq: int) -> int:
         total = await self.session.scalar(
