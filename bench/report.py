@@ -1,0 +1,170 @@
+"""The results as markdown tables, and the targets of BENCHMARKS.md checked against them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scenarios import Plan, sustained
+
+PY_RELAY = "python-socketio relay"
+NODE_RELAY = "Node socket.io relay"
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return lines
+
+
+def inbox_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    """``results``: system name -> run_inbox result (plus ``stored`` for the service)."""
+    lines = ["### Inbox traffic: offered load ladder", ""]
+    rows = []
+    for name, result in results.items():
+        for step in result["steps"]:
+            rows.append(
+                [
+                    name,
+                    str(step["rate"]),
+                    f"{step['deliveredPerSecond']:.0f}",
+                    _ms(step["p50"]),
+                    _ms(step["p99"]),
+                    "yes" if step["keptUp"] else "no",
+                    str(step["errors"]),
+                ]
+            )
+    lines += _table(
+        ["system", "offered msg/s", "delivered msg/s", "p50 ms", "p99 ms", "kept up", "hub:error"], rows
+    )
+    lines += ["", "### Inbox traffic: sustained rate (p99 ≤ 100 ms, delivery kept up)", ""]
+    baseline = sustained(results[PY_RELAY]["steps"]) if PY_RELAY in results else None
+    rows = []
+    for name, result in results.items():
+        best = sustained(result["steps"])
+        rate = best["deliveredPerSecond"] if best else 0.0
+        ratio = f"{rate / baseline['deliveredPerSecond']:.2f}x" if baseline and best else "-"
+        stored = result.get("stored")
+        durability = "-" if stored is None else f"{stored:,} stored of {result['sent']:,} sent"
+        rows.append(
+            [
+                name,
+                f"{rate:.0f}",
+                _ms(best["p50"] if best else None),
+                _ms(best["p99"] if best else None),
+                ratio,
+                durability,
+            ]
+        )
+    lines += _table(["system", "sustained msg/s", "p50 ms", "p99 ms", "vs python relay", "stored"], rows)
+    return lines
+
+
+def capacity_section(results: dict[str, dict[str, Any]]) -> list[str]:
+    lines = ["### Capacity: idle authenticated sockets, each joined to a 2-user room", ""]
+    rows = [
+        [
+            name,
+            f"{r['sockets']:,}",
+            f"{r['rss_warm'] / 2**20:.0f}",
+            f"{r['rss_loaded'] / 2**20:.0f}",
+            f"{r['bytes_per_socket'] / 1024:.1f}",
+            f"{r['connect_per_second']:.0f}",
+            f"{r['join_per_second']:.0f}",
+        ]
+        for name, r in results.items()
+    ]
+    lines += _table(
+        ["system", "sockets", "RSS warm MiB", "RSS loaded MiB", "KB per socket", "connects/s", "joins/s"],
+        rows,
+    )
+    return lines
+
+
+def history_section(results: list[dict[str, Any]]) -> list[str]:
+    lines = ["### History at scale: one user with 100 conversations", ""]
+    rows = [
+        [
+            f"{r['messages']:,}",
+            f"{r['rooms']:,}",
+            f"{r['join']['count']}",
+            _ms(r["join"]["p50"]),
+            _ms(r["join"]["p99"]),
+            f"{r['historyMessagesPerJoin']:.0f}",
+            f"{r['inbox']['count']}",
+            _ms(r["inbox"]["p50"]),
+            _ms(r["inbox"]["p99"]),
+            f"{r['inboxConversations']} / {r['inboxUnread']}",
+            f"{r['seed_seconds']:.0f}",
+        ]
+        for r in results
+    ]
+    lines += _table(
+        [
+            "stored messages",
+            "rooms",
+            "joins",
+            "join→history p50 ms",
+            "p99 ms",
+            "msgs per history",
+            "inbox calls",
+            "inbox p50 ms",
+            "p99 ms",
+            "conversations / unread",
+            "seed s",
+        ],
+        rows,
+    )
+    return lines
+
+
+def targets_section(db: str, service: dict[str, Any], baselines: dict[str, dict[str, Any]]) -> list[str]:
+    lines = [f"### Targets ({db})", ""]
+    rows = []
+    relay = (
+        sustained(baselines["inbox"][PY_RELAY]["steps"]) if PY_RELAY in baselines.get("inbox", {}) else None
+    )
+    mine = sustained(service["inbox"]["steps"]) if "inbox" in service else None
+    if relay and "inbox" in service:
+        ratio = (mine["deliveredPerSecond"] if mine else 0.0) / relay["deliveredPerSecond"]
+        rows.append(["inbox ≥ 0.8x python relay", f"{ratio:.2f}x", "met" if ratio >= 0.8 else "not met"])
+    if "capacity" in service:
+        kb = service["capacity"]["bytes_per_socket"] / 1024
+        rows.append(["≤ 50 KB per idle connection", f"{kb:.1f} KB", "met" if kb <= 50 else "not met"])
+    history = service.get("history", [])
+    if len(history) >= 2:
+        small, large = history[0], history[-1]
+        for label, key in (("join→history p99", "join"), ("inbox p99", "inbox")):
+            a, b = small[key]["p99"], large[key]["p99"]
+            # Flat means within noise: less than 1.5x and less than 5 ms apart.
+            flat = b <= a * 1.5 or b - a < 5
+            rows.append(
+                [
+                    f"{label} flat from {small['messages']:,} to {large['messages']:,} messages",
+                    f"{a:.1f} → {b:.1f} ms",
+                    "met" if flat else "not met",
+                ]
+            )
+    lines += _table(["target", "measured", "verdict"], rows)
+    return lines
+
+
+def plan_section(plan: Plan, rate_limit: int) -> list[str]:
+    return [
+        "### Settings of this run",
+        "",
+        f"- Inbox: {plan.inbox_rooms} studentTutor rooms, {2 * plan.inbox_rooms} sockets; each step "
+        f"{plan.warmup_seconds:g} s warm-up + {plan.measure_seconds:g} s measured (+ up to "
+        f"{plan.drain_seconds:g} s drain); the ladder stops after the first step whose p99 passes "
+        f"{plan.max_p99_ms:g} ms or whose delivery falls behind. `MESSAGING_MESSAGE_RATE_PER_MINUTE="
+        f"{rate_limit}` for the service (the default 30/min would refuse almost every message).",
+        f"- Capacity: {plan.capacity_sockets:,} sockets in {plan.capacity_sockets // 2:,} rooms; memory per "
+        f"socket = (RSS after all joined - RSS after the first {plan.capacity_warm}) / the rest.",
+        f"- History: {plan.history_rooms:,} rooms; the user's 100 rooms each hold ≥ 60 messages (a full "
+        f"50-message history page) with 5 unread; {plan.history_joins} sequential joins "
+        f"(after 20 warm-up joins) and {plan.inbox_calls} sequential "
+        "`GET /v1/myconversations?pageRowCount=100`.",
+    ]

@@ -1,0 +1,221 @@
+"""Benchmarks of the messaging service, side by side with two bare relays.
+
+    python bench/run.py --db sqlite|postgres|both [--quick] [--only inbox,capacity,history]
+                        [--no-baselines]
+
+Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
+file, or a throwaway PostgreSQL database dropped afterwards), drives it with the Node load
+generator (official socket.io-client), runs the same client load against a bare python-socketio
+relay and a bare Node socket.io relay, and writes a markdown report to stdout and to
+``bench/results/<timestamp>.md``. Every process and database it creates is removed on exit,
+Ctrl-C included. See BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import report
+import scenarios
+from procs import (
+    BENCH_DIR,
+    REPO_DIR,
+    Processes,
+    Server,
+    ensure_loadgen,
+    finish_profile,
+    profile_process,
+    start_node_relay,
+    start_python_relay,
+    start_service,
+)
+from seed import Databases, new_rooms, seed_history, seed_rooms
+
+RATE_LIMIT_FOR_BENCH = 1_000_000
+SCENARIOS = ("inbox", "capacity", "history")
+
+
+def _raise_file_limit() -> None:
+    """10,000 sockets need 10,000+ descriptors in the server and in the load generator."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _stop_on_sigterm() -> None:
+    def handler(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+
+
+def _log(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_DIR, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _machine() -> list[str]:
+    load = os.getloadavg()
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return [
+        f"- Date: {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}; commit `{_git_commit()}`",
+        f"- Machine: {os.cpu_count()} cores, {platform.machine()}, Linux {platform.release()}; "
+        f"load average at start {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}",
+        f"- Python {platform.python_version()}, Node {node}; service, relays, load generator and "
+        "PostgreSQL all on this one machine, over loopback",
+    ]
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.plan = scenarios.QUICK if args.quick else scenarios.FULL
+        self.only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+        self.dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+        self.baselines = not args.no_baselines
+        self.profile = args.profile
+        self.procs = Processes()
+        self.databases = Databases()
+        self.secret = secrets.token_urlsafe(32)
+        self.tokens = scenarios.Tokens(self.secret)
+        self.service_env = {"MESSAGING_MESSAGE_RATE_PER_MINUTE": str(RATE_LIMIT_FOR_BENCH)}
+
+    def _relay_runs(self) -> dict[str, dict[str, Any]]:
+        results: dict[str, dict[str, Any]] = {"inbox": {}, "capacity": {}}
+        for start in (start_python_relay, start_node_relay):
+            for scenario in ("inbox", "capacity"):
+                if scenario not in self.only:
+                    continue
+                server = start(self.procs)
+                _log(f"{server.name}: {scenario}")
+                if scenario == "inbox":
+                    rooms = new_rooms(self.plan.inbox_rooms)
+                    results[scenario][server.name] = scenarios.run_inbox(
+                        self.procs, server, rooms, self.tokens, self.plan
+                    )
+                else:
+                    rooms = new_rooms(self.plan.capacity_sockets // 2)
+                    results[scenario][server.name] = scenarios.run_capacity(
+                        self.procs, server, rooms, self.tokens, self.plan
+                    )
+                self.procs.stop(server.process)
+        return results
+
+    def _service(self, db: str, url: str) -> Server:
+        return start_service(self.procs, url, self.secret, self.service_env)
+
+    def _service_runs(self, db: str) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        if "inbox" in self.only:
+            url = self.databases.create(db)
+            rooms = new_rooms(self.plan.inbox_rooms)
+            seed_rooms(url, rooms)
+            server = self._service(db, url)
+            _log(f"service on {db}: inbox")
+            profiler = profile_process(self.procs, server.pid, f"inbox-{db}") if self.profile else None
+            inbox = scenarios.run_inbox(self.procs, server, rooms, self.tokens, self.plan)
+            if profiler is not None:
+                finish_profile(self.procs, profiler)
+            self.procs.stop(server.process)
+            inbox["stored"] = scenarios.count_messages(url)
+            results["inbox"] = inbox
+        if "capacity" in self.only:
+            url = self.databases.create(db)
+            rooms = new_rooms(self.plan.capacity_sockets // 2)
+            seed_rooms(url, rooms)
+            server = self._service(db, url)
+            _log(f"service on {db}: capacity")
+            results["capacity"] = scenarios.run_capacity(self.procs, server, rooms, self.tokens, self.plan)
+            self.procs.stop(server.process)
+        if "history" in self.only:
+            results["history"] = []
+            for size in self.plan.history_sizes:
+                url = self.databases.create(db)
+                _log(f"service on {db}: seeding {size:,} messages")
+                data = seed_history(url, total=size, rooms=self.plan.history_rooms)
+                server = self._service(db, url)
+                _log(f"service on {db}: history at {size:,} messages")
+                results["history"].append(
+                    scenarios.run_history(self.procs, server, data, self.tokens, self.plan)
+                )
+                self.procs.stop(server.process)
+        return results
+
+    def run(self) -> list[str]:
+        lines = ["# Benchmark results", "", *_machine(), ""]
+        lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH), ""]
+        baselines = self._relay_runs() if self.baselines else {"inbox": {}, "capacity": {}}
+        for db in self.dbs:
+            service = self._service_runs(db)
+            name = f"service ({db})"
+            lines += [f"## {'SQLite' if db == 'sqlite' else 'PostgreSQL'}", ""]
+            if "inbox" in service:
+                lines += [*report.inbox_section({**baselines["inbox"], name: service["inbox"]}), ""]
+            if "capacity" in service:
+                lines += [*report.capacity_section({**baselines["capacity"], name: service["capacity"]}), ""]
+            if "history" in service:
+                lines += [*report.history_section(service["history"]), ""]
+            lines += [*report.targets_section(db, service, baselines), ""]
+        return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="a small version of everything (~2 minutes)")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument("--no-baselines", action="store_true", help="skip the two relays")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy the service during inbox traffic (bench/results/)"
+    )
+    args = parser.parse_args()
+    if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
+        parser.error(f"--only takes {','.join(SCENARIOS)}")
+    _raise_file_limit()
+    _stop_on_sigterm()
+    ensure_loadgen()
+    bench = Bench(args)
+    started = time.monotonic()
+    try:
+        lines = bench.run()
+    except KeyboardInterrupt:
+        _log("interrupted: cleaning up")
+        return 130
+    finally:
+        bench.procs.stop_all()
+        bench.databases.drop_all()
+    lines.append(f"_Whole run: {time.monotonic() - started:.0f} s._")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    results_dir = BENCH_DIR / "results"
+    results_dir.mkdir(exist_ok=True)
+    path = results_dir / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.md"
+    path.write_text(text)
+    _log(f"written to {path.relative_to(REPO_DIR)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
