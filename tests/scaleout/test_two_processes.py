@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
+
 from tests.scaleout.conftest import ProcessFactory
 from tests.support.hub_rooms import create_room
 from tests.support.processes import ServiceProcess
@@ -141,3 +143,32 @@ async def test_presence_is_per_user_when_the_same_user_is_on_both_processes(
         assert (left["event"], left["user"]["id"]) == ("left", student.id)
         offline = await watcher.next("hub:offline")
         assert offline == {"roomId": room, "userId": student.id}
+
+
+async def test_typing_and_read_receipts_relay_across_processes(
+    app: Any, pair: tuple[ServiceProcess, ServiceProcess], student: User, tutor: User
+) -> None:
+    first, second = pair
+    room = await create_room(app, student, tutor)
+    async with Sockets(first.url) as here, Sockets(second.url) as there:
+        reader = await here.connect(student)
+        writer = await there.connect(tutor)
+        await reader.join(room)
+        await writer.join(room)
+        await reader.next("hub:presence")
+        await reader.next("hub:online")
+        await writer.emit("hub:event", {"roomId": room, "event": "typing"})
+        assert await reader.next("hub:typing") == {"roomId": room, "userId": tutor.id}
+        ack = await writer.send(room, "read me")
+        await reader.next("hub:messageArrived")
+        await writer.next("hub:messageArrived")
+        read_at = ack["message"]["timestamp"]
+        await reader.emit(
+            "hub:event", {"roomId": room, "event": "messageRead", "data": {"lastReadTimestamp": read_at}}
+        )
+        receipt = await writer.next("hub:messageRead")
+        assert receipt == {"roomId": room, "userId": student.id, "lastReadTimestamp": read_at}
+        # The receipt is persisted: the student's inbox has nothing unread in the room.
+        async with httpx.AsyncClient(base_url=first.url, headers=student.headers) as client:
+            inbox = (await client.get("/v1/myconversations")).json()["conversations"]
+        assert [(c["id"], c["unreadCount"]) for c in inbox] == [(room, 0)]
