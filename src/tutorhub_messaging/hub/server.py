@@ -27,6 +27,7 @@ from tutorhub_messaging.hub.transport import (
     NamespaceNotifier,
     close_on_malformed_packets,
     create_sio,
+    end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
@@ -76,6 +77,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     install_liveness(hub)
     ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
     close_on_malformed_packets(sio)
+    end_polls_on_close(sio)
     suffix = context.hub.namespace_suffix
     cleanups: set[asyncio.Task[None]] = set()
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import socketio
+from engineio import packet as engineio_packet
 
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
 from tutorhub_messaging.ops.metrics import MESSAGES_OUT
@@ -158,3 +159,22 @@ def close_on_malformed_packets(sio: socketio.AsyncServer) -> None:
             return None
 
     sio.eio.on("message", message)
+
+
+def end_polls_on_close(sio: socketio.AsyncServer) -> None:
+    """When a long-polling client closes, answer its pending poll at once.
+
+    python-engineio closes the session on the client's CLOSE packet without queueing anything, so
+    the client's last GET stays open until the ping interval and timeout run out (45 s by
+    default): the client lingers and the server cannot shut down cleanly meanwhile. A NOOP ends
+    that poll as the JavaScript server does.
+    """
+    on_disconnect = sio.eio.handlers["disconnect"]
+
+    async def disconnect(eio_sid: str, reason: Any = None) -> Any:
+        socket = sio.eio.sockets.get(eio_sid)
+        if socket is not None and not socket.upgraded:
+            socket.queue.put_nowait(engineio_packet.Packet(engineio_packet.NOOP))
+        return await on_disconnect(eio_sid, reason)
+
+    sio.eio.on("disconnect", disconnect)
