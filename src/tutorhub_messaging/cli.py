@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 
 from tutorhub_messaging.identity.principal import KNOWN_ROLES
 from tutorhub_messaging.logs import configure_logging
 from tutorhub_messaging.settings import Settings, SettingsError, load_settings
+
+# Allocations between two young-generation collections (Python's default is 700).
+GC_YOUNG_THRESHOLD = 10_000
 
 
 def _settings_or_exit() -> Settings:
@@ -28,6 +32,21 @@ def _migrate(settings: Settings) -> None:
         raise SystemExit(1) from None
 
 
+def _tune_garbage_collector() -> None:
+    """Keep the cyclic garbage collector from stalling the event loop.
+
+    Everything imported at start (SQLAlchemy, FastAPI, pydantic, Socket.IO) lives for the whole
+    process, yet a full collection walks it all: under load that was a 250 ms pause every few
+    seconds. Freezing it takes it out of every later collection. A larger first generation makes
+    the frequent young collections rarer; each one stays short.
+    """
+    import tutorhub_messaging.app  # noqa: F401  (import the whole service before freezing)
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -35,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings)
+    _tune_garbage_collector()
     uvicorn.run(
         "tutorhub_messaging.app:create_app",
         factory=True,

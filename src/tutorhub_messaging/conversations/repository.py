@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, select, union_all, update
+from sqlalchemy import Table, bindparam, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import Conversation
 from tutorhub_messaging.db.types import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class LastMessage:
+    conversation_id: str
+    at: datetime
+    preview: str
+    updated_at: datetime
+    count: int  # messages stored for this conversation since its last update
+
+
+class ConversationKey(NamedTuple):
+    id: str
+    conversation_type: str
+    participant_a: str
+    participant_b: str
+    status: str
+    enrollment_id: str | None
+
+
+_TABLE = cast(Table, Conversation.__table__)
+# Built once: these run for every batch of hub sends.
+_ACTIVE_MANY = select(*(_TABLE.c[name] for name in ConversationKey._fields)).where(
+    _TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.is_active.is_(True)
+)
+_RECORD_LAST_MESSAGES = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"))
+    .values(
+        last_message_at=bindparam("b_at"),
+        last_message_preview=bindparam("b_preview"),
+        updated_at=bindparam("b_updated"),
+        record_version=_TABLE.c.record_version + bindparam("b_count"),
+    )
+)
 
 
 class ConversationRepository:
@@ -23,6 +60,13 @@ class ConversationRepository:
             select(Conversation).where(Conversation.id == conversation_id, Conversation.is_active.is_(True))
         )
 
+    async def get_active_many(self, conversation_ids: Collection[str]) -> list[ConversationKey]:
+        """The rooms' key fields (what hub access needs), without loading whole ORM objects: this
+        runs for every batch of sends."""
+        connection = await self.session.connection()
+        rows = await connection.execute(_ACTIVE_MANY, {"ids": list(conversation_ids)})
+        return [ConversationKey(*row) for row in rows]
+
     async def record_last_message(self, conversation_id: str, at: datetime, preview: str) -> None:
         """Point the inbox at a new newest message (never backwards)."""
         await self.session.execute(
@@ -34,6 +78,24 @@ class ConversationRepository:
                 updated_at=utcnow(),
                 record_version=Conversation.record_version + 1,
             )
+        )
+
+    async def record_last_messages(self, latest: Sequence[LastMessage]) -> None:
+        """``record_last_message`` for many conversations in one statement (a batch of sends):
+        each moves to its newest message, and its version by the number of messages it got."""
+        connection = await self.session.connection()
+        await connection.execute(
+            _RECORD_LAST_MESSAGES,
+            [
+                {
+                    "b_id": entry.conversation_id,
+                    "b_at": entry.at,
+                    "b_preview": entry.preview,
+                    "b_updated": entry.updated_at,
+                    "b_count": entry.count,
+                }
+                for entry in latest
+            ],
         )
 
     async def set_last_message(self, conversation_id: str, at: datetime | None, preview: str | None) -> None:

@@ -8,8 +8,8 @@ a failure is also sent as ``hub:error``. Nothing is broadcast before its unit of
 from __future__ import annotations
 
 import logging
+import os
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -34,7 +34,7 @@ from tutorhub_messaging.hub.protocol import (
 )
 from tutorhub_messaging.hub.rooms import access_room
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
-from tutorhub_messaging.hub.sending import send_to_room
+from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.logs import request_id_var, user_id_var
 from tutorhub_messaging.messages.repository import ReadStateRepository
 from tutorhub_messaging.moderation.service import check_may_speak
@@ -53,9 +53,8 @@ async def send(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
     room_id, new = parse_send(data)
     if not await hub.state.is_joined(connection.sid, room_id):
         raise NotJoined("Join the room before sending to it")
-    async with hub.context.db.unit_of_work() as uow:
-        _, stored = await send_to_room(uow, hub.context, connection.principal, room_id, new, via="socket")
-    # The unit of work has committed and run its broadcast by now.
+    stored = await hub.sends.send(SendRequest(connection.principal, room_id, new))
+    # Its unit of work has committed and run its broadcast by now.
     if stored.created:
         SEND_TO_BROADCAST.observe(time.perf_counter() - received)
     return {"success": True, "message": stored.record}
@@ -119,7 +118,8 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.
         async with connection.lock:
-            request_id_var.set(uuid.uuid4().hex)
+            # Same form as a uuid4 hex, without building a UUID object for every event.
+            request_id_var.set(os.urandom(16).hex())
             user_id_var.set(connection.principal.user_id)
             try:
                 handler = HANDLERS.get(event)

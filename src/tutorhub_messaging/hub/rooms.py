@@ -2,25 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tutorhub_messaging.conversations.repository import ConversationRepository
+from tutorhub_messaging.conversations.repository import ConversationKey, ConversationRepository
+from tutorhub_messaging.db.models import Conversation
 from tutorhub_messaging.errors import Forbidden, InvalidInput, RoomNotEligible, RoomNotFound
 from tutorhub_messaging.hub.engine import HubEngine, RoomAccess
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.identity.tokens import UUID_RE
 
 RoomLoader = Callable[[AsyncSession, str], Awaitable[Mapping[str, Any] | None]]
+RoomBatchLoader = Callable[[AsyncSession, Collection[str]], Awaitable[dict[str, Mapping[str, Any]]]]
 
 
-async def load_conversation(session: AsyncSession, room_id: str) -> Mapping[str, Any] | None:
+def _room_of(row: Conversation | ConversationKey) -> Mapping[str, Any]:
     """The conversation as the hub rules see it: the guide's field names."""
-    row = await ConversationRepository(session).get_active(room_id)
-    if row is None:
-        return None
     return {
         "id": row.id,
         "conversationType": row.conversation_type,
@@ -31,8 +30,22 @@ async def load_conversation(session: AsyncSession, room_id: str) -> Mapping[str,
     }
 
 
-# Room objects a hub definition may name.
+async def load_conversation(session: AsyncSession, room_id: str) -> Mapping[str, Any] | None:
+    row = await ConversationRepository(session).get_active(room_id)
+    return None if row is None else _room_of(row)
+
+
+async def load_conversations(
+    session: AsyncSession, room_ids: Collection[str]
+) -> dict[str, Mapping[str, Any]]:
+    """Many rooms in one query (a batch of sends); missing or deleted ones are absent."""
+    rows = await ConversationRepository(session).get_active_many(room_ids)
+    return {row.id: _room_of(row) for row in rows}
+
+
+# Room objects a hub definition may name: one room, and many at once.
 ROOM_LOADERS: dict[str, RoomLoader] = {"conversation": load_conversation}
+ROOM_BATCH_LOADERS: dict[str, RoomBatchLoader] = {"conversation": load_conversations}
 
 
 def check_room_id(value: Any) -> str:
@@ -56,7 +69,17 @@ async def access_room(
     """
     room_id = check_room_id(room_id)
     loader = ROOM_LOADERS[engine.definition.room_object]
-    room = await loader(session, room_id)
+    return check_access(engine, principal, room_id, await loader(session, room_id), require_eligible)
+
+
+def check_access(
+    engine: HubEngine,
+    principal: Principal,
+    room_id: str,
+    room: Mapping[str, Any] | None,
+    require_eligible: bool = True,
+) -> RoomAccess:
+    """``access_room`` once the room is loaded (or known not to exist)."""
     if room is None:
         raise RoomNotFound("Room not found")
     access = engine.access(principal, room_id, room)

@@ -11,6 +11,7 @@ from typing import Any
 import socketio
 
 from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.hub.batching import SendBatcher
 from tutorhub_messaging.hub.engine import HubEngine
 from tutorhub_messaging.hub.state import HubState, SocketRef
 from tutorhub_messaging.hub.transport import NamespaceNotifier
@@ -53,6 +54,8 @@ class HubRuntime:
         self.notifier = notifier
         self.engine = HubEngine(context.hub)
         self.connections: dict[str, Connection] = {}
+        # hub:send's group commit: sends arriving during a commit share the next one.
+        self.sends = SendBatcher(context)
 
     @property
     def settings(self) -> Any:

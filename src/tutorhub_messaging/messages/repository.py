@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
+from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Text, and_, case, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, false, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import (
@@ -20,6 +22,9 @@ from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_for
 from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery, TimeFilter
 
+_INSERT_MESSAGES = insert(typed(Table, ChatMessage.__table__))
+_MARK_READ_MANY: dict[str, Any] = {}
+
 
 class MessageRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -29,6 +34,13 @@ class MessageRepository:
         self.session.add(message)
         await self.session.flush()
         return message
+
+    async def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert many messages in one statement (a batch of sends), in the given order, so their
+        ``seq`` follows it. Column values as ``ChatMessage`` takes them."""
+        # Core execution on the unit of work's connection: no ORM bookkeeping for plain rows.
+        connection = await self.session.connection()
+        await connection.execute(_INSERT_MESSAGES, list(rows))
 
     async def get_active(self, message_id: str) -> ChatMessage | None:
         return await self.session.scalar(
@@ -134,6 +146,30 @@ class ReadStateRepository:
             },
         )
         await self.session.execute(stmt)
+
+    async def mark_read_many(self, marks: Sequence[tuple[str, str, datetime]]) -> None:
+        """``mark_read`` for many distinct (room, user) pairs in one statement."""
+        dialect = self.session.get_bind().dialect.name
+        stmt = _MARK_READ_MANY.get(dialect)
+        if stmt is None:
+            # Built once per dialect: it runs for every batch of hub sends.
+            table = typed(Table, ReadState.__table__)
+            stmt = insert_for(self.session, table)
+            current = table.c.last_read_at
+            newer = excluded(stmt, "last_read_at")
+            stmt = _MARK_READ_MANY[dialect] = stmt.on_conflict_do_update(
+                index_elements=["room_id", "user_id"],
+                set_={
+                    "last_read_at": case((newer > current, newer), else_=current),
+                    "updated_at": excluded(stmt, "updated_at"),
+                },
+            )
+        now = utcnow()
+        connection = await self.session.connection()
+        await connection.execute(
+            stmt,
+            [{"room_id": r, "user_id": u, "last_read_at": at, "updated_at": now} for r, u, at in marks],
+        )
 
     async def last_read_at(self, room_id: str, user_id: str) -> datetime | None:
         row = await self.session.get(ReadState, (room_id, user_id))

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import ChatModeration
-from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.db.types import UtcDateTime, utcnow
+
+# Built once: it runs for every batch of hub sends.
+_IN_FORCE_AMONG = select(ChatModeration).where(
+    ChatModeration.room_id.in_(bindparam("rooms", expanding=True)),
+    ChatModeration.user_id.in_(bindparam("users", expanding=True)),
+    ChatModeration.is_active.is_(True),
+    or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > bindparam("now", type_=UtcDateTime)),
+)
 
 
 class ModerationRepository:
@@ -23,6 +32,16 @@ class ModerationRepository:
                 ChatModeration.is_active.is_(True),
                 or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > now),
             )
+        )
+        return list(rows)
+
+    async def in_force_among(
+        self, room_ids: Collection[str], user_ids: Collection[str], now: datetime
+    ) -> list[ChatModeration]:
+        """Actions in force for any of these users in any of these rooms (one query for a batch of
+        sends; callers pick the (room, user) pairs they need)."""
+        rows = await self.session.scalars(
+            _IN_FORCE_AMONG, {"rooms": list(room_ids), "users": list(user_ids), "now": now}
         )
         return list(rows)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,11 +27,40 @@ class InForce:
     silenced: ChatModeration | None
 
 
-async def in_force(session: AsyncSession, room_id: str, user_id: str) -> InForce:
-    """The block and silence that apply now; an expired action no longer applies."""
-    actions = await ModerationRepository(session).in_force_for(room_id, user_id, utcnow())
+def _in_force_of(actions: Iterable[ChatModeration]) -> InForce:
     by_kind = {a.action: a for a in actions}
     return InForce(by_kind.get(BLOCKED), by_kind.get(SILENCED))
+
+
+NOTHING_IN_FORCE = InForce(None, None)
+
+
+async def in_force(session: AsyncSession, room_id: str, user_id: str) -> InForce:
+    """The block and silence that apply now; an expired action no longer applies."""
+    return _in_force_of(await ModerationRepository(session).in_force_for(room_id, user_id, utcnow()))
+
+
+async def in_force_for_pairs(
+    session: AsyncSession, pairs: Collection[tuple[str, str]]
+) -> dict[tuple[str, str], InForce]:
+    """``in_force`` for many (room, user) pairs in one query; pairs with nothing in force are absent."""
+    if not pairs:
+        return {}
+    rows = await ModerationRepository(session).in_force_among(
+        {room for room, _ in pairs}, {user for _, user in pairs}, utcnow()
+    )
+    grouped: dict[tuple[str, str], list[ChatModeration]] = {}
+    for row in rows:
+        if (row.room_id, row.user_id) in pairs:
+            grouped.setdefault((row.room_id, row.user_id), []).append(row)
+    return {pair: _in_force_of(actions) for pair, actions in grouped.items()}
+
+
+def check_state_may_speak(state: InForce) -> None:
+    if state.blocked is not None:
+        raise Blocked("You are blocked in this room")
+    if state.silenced is not None:
+        raise Silenced("You are silenced in this room")
 
 
 async def check_not_blocked(session: AsyncSession, room_id: str, user_id: str) -> None:
@@ -39,11 +69,7 @@ async def check_not_blocked(session: AsyncSession, room_id: str, user_id: str) -
 
 
 async def check_may_speak(session: AsyncSession, room_id: str, user_id: str) -> None:
-    state = await in_force(session, room_id, user_id)
-    if state.blocked is not None:
-        raise Blocked("You are blocked in this room")
-    if state.silenced is not None:
-        raise Silenced("You are silenced in this room")
+    check_state_may_speak(await in_force(session, room_id, user_id))
 
 
 def check_duration(value: Any) -> int:
