@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, false, func, insert, or_, select
+from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, false, func, insert, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import (
@@ -18,10 +18,12 @@ from tutorhub_messaging.db.models import (
     Conversation,
     ReadState,
 )
-from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.db.types import UtcDateTime, utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_for
 from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery, TimeFilter
 
+# Older than any message: the lower bound of a room nobody has read yet.
+_NEVER_READ = literal(datetime(1970, 1, 1, tzinfo=UTC), UtcDateTime)
 _INSERT_MESSAGES = insert(typed(Table, ChatMessage.__table__))
 _MARK_READ_MANY: dict[str, Any] = {}
 
@@ -108,23 +110,35 @@ class MessageRepository:
         return rows[0] if rows else None
 
     async def unread_counts_for(self, user_id: str, room_ids: list[str]) -> dict[str, int]:
-        """Per room: active messages from others that are newer than the user's read time."""
+        """Per room: active messages from others that are newer than the user's read time.
+
+        One correlated count per room, bounded below by the read time, so each count walks only
+        the room's unread messages on the (room, active, timestamp) index: the cost follows what
+        is unread, not how much a room (or the table) holds.
+        """
         if not room_ids:
             return {}
-        read = ReadState.__table__.alias("r")
-        stmt = (
-            select(ChatMessage.room_id, func.count())
-            .select_from(ChatMessage)
-            .outerjoin(read, and_(read.c.room_id == ChatMessage.room_id, read.c.user_id == user_id))
-            .where(
-                ChatMessage.room_id.in_(room_ids),
-                ChatMessage.is_active.is_(True),
-                or_(ChatMessage.sender_id.is_(None), ChatMessage.sender_id != user_id),
-                or_(read.c.last_read_at.is_(None), ChatMessage.timestamp > read.c.last_read_at),
-            )
-            .group_by(ChatMessage.room_id)
+        rooms = typed(Table, Conversation.__table__)
+        read_at = (
+            select(ReadState.last_read_at)
+            .where(ReadState.room_id == rooms.c.id, ReadState.user_id == user_id)
+            .correlate(rooms)
+            .scalar_subquery()
         )
-        return {room_id: int(count) for room_id, count in (await self.session.execute(stmt)).all()}
+        unread = (
+            select(func.count())
+            .select_from(ChatMessage)
+            .where(
+                ChatMessage.room_id == rooms.c.id,
+                ChatMessage.is_active.is_(True),
+                ChatMessage.timestamp > func.coalesce(read_at, _NEVER_READ),
+                or_(ChatMessage.sender_id.is_(None), ChatMessage.sender_id != user_id),
+            )
+            .correlate(rooms)
+            .scalar_subquery()
+        )
+        stmt = select(rooms.c.id, unread).where(rooms.c.id.in_(room_ids))
+        return {room_id: int(count) for room_id, count in (await self.session.execute(stmt)).all() if count}
 
 
 class ReadStateRepository:
