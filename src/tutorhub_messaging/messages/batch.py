@@ -10,7 +10,6 @@ after the rows before them are written, so storage order is always arrival order
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import Any, cast
 
 from tutorhub_messaging.conversations.repository import ConversationRepository, LastMessage
 from tutorhub_messaging.db.database import UnitOfWork
-from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, ChatMessage
+from tutorhub_messaging.db.models import ChatMessage
 from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.errors import AppError, InvalidInput
 from tutorhub_messaging.hub.definition import MessageType
@@ -32,6 +31,7 @@ from tutorhub_messaging.messages.service import (
     NewMessage,
     Sender,
     StoredMessage,
+    message_row,
     store_message,
 )
 from tutorhub_messaging.realtime import RoomNotifier
@@ -71,27 +71,15 @@ class _Rows:
     ) -> StoredMessage:
         now = utcnow()
         sender = item.sender
-        values: dict[str, Any] = {
-            "id": str(uuid.uuid4()),
-            "room_id": item.room_id,
-            "sender_id": sender.id,
-            "sender_name": sender.fullname,
-            "sender_avatar": sender.avatar,
-            "message_type": message_type_name,
-            "message_type_idx": MESSAGE_TYPES.index(message_type_name),
-            "content": content,
-            "timestamp": now,
-            "status": item.status,
-            "status_idx": MESSAGE_STATUSES.index(item.status),
-            "reply_to": None,
-            "forwarded": bool(item.new.forwarded),
-            "client_message_id": None,
-            "is_active": True,
-            "record_version": 0,
-            "created_at": now,
-            "updated_at": now,
-            "owner": sender.id,
-        }
+        values = message_row(
+            item.room_id,
+            sender,
+            message_type_name,
+            content,
+            status=item.status,
+            at=now,
+            forwarded=bool(item.new.forwarded),
+        )
         self.rows.append(values)
         last = self.last.get(item.room_id)
         self.last[item.room_id] = _LastInRoom(now, preview, (last.count if last else 0) + 1)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +62,42 @@ class MessageRules:
 class StoredMessage:
     record: dict[str, Any]
     created: bool  # False when a clientMessageId retry found the message already stored
+
+
+def message_row(
+    room_id: str,
+    sender: Sender,
+    message_type_name: str,
+    content: dict[str, Any],
+    *,
+    status: str,
+    at: datetime,
+    forwarded: bool,
+    reply_to: dict[str, Any] | None = None,
+    client_message_id: str | None = None,
+) -> dict[str, Any]:
+    """The column values of a new message (every store path builds its row here)."""
+    return {
+        "id": str(uuid.uuid4()),
+        "room_id": room_id,
+        "sender_id": sender.id,
+        "sender_name": sender.fullname,
+        "sender_avatar": sender.avatar,
+        "message_type": message_type_name,
+        "message_type_idx": MESSAGE_TYPES.index(message_type_name),
+        "content": content,
+        "timestamp": at,
+        "status": status,
+        "status_idx": MESSAGE_STATUSES.index(status),
+        "reply_to": reply_to,
+        "forwarded": forwarded,
+        "client_message_id": client_message_id,
+        "is_active": True,
+        "record_version": 0,
+        "created_at": at,
+        "updated_at": at,
+        "owner": sender.id,
+    }
 
 
 def check_client_message_id(value: Any) -> str | None:
@@ -122,25 +159,17 @@ async def store_message(
     reply_to = await _resolve_reply(messages, rules, room_id, new.reply_to)
     now = utcnow()
     message = ChatMessage(
-        id=str(uuid.uuid4()),
-        room_id=room_id,
-        sender_id=sender.id,
-        sender_name=sender.fullname,
-        sender_avatar=sender.avatar,
-        message_type=message_type.name,
-        message_type_idx=MESSAGE_TYPES.index(message_type.name),
-        content=content,
-        timestamp=now,
-        status=status,
-        status_idx=MESSAGE_STATUSES.index(status),
-        reply_to=reply_to,
-        forwarded=bool(new.forwarded),
-        client_message_id=client_message_id,
-        is_active=True,
-        record_version=0,
-        created_at=now,
-        updated_at=now,
-        owner=sender.id,
+        **message_row(
+            room_id,
+            sender,
+            message_type.name,
+            content,
+            status=status,
+            at=now,
+            forwarded=bool(new.forwarded),
+            reply_to=reply_to,
+            client_message_id=client_message_id,
+        )
     )
     if client_message_id is not None:
         # A concurrent retry with the same clientMessageId may win the race: return its message.
