@@ -46,7 +46,7 @@ def _ladder(start: int, stop: int, factor: float) -> tuple[int, ...]:
 
 FULL = Plan(
     inbox_rooms=500,
-    rates=_ladder(250, 8_000, 1.25),
+    rates=_ladder(400, 6_000, 1.15),
     warmup_seconds=1.0,
     measure_seconds=6.0,
     drain_seconds=5.0,
