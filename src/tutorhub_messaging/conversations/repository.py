@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, select, union_all, update
+from sqlalchemy import Select, Table, bindparam, func, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tutorhub_messaging.db.lists import one_of
 from tutorhub_messaging.db.models import Conversation
 from tutorhub_messaging.db.types import utcnow
 
@@ -35,9 +37,15 @@ class ConversationKey(NamedTuple):
 
 _TABLE = cast(Table, Conversation.__table__)
 # Built once: these run for every batch of hub sends.
-_ACTIVE_MANY = select(*(_TABLE.c[name] for name in ConversationKey._fields)).where(
-    _TABLE.c.id.in_(bindparam("ids", expanding=True)), _TABLE.c.is_active.is_(True)
-)
+
+
+@cache
+def _active_many(dialect: str) -> Select[Any]:
+    return select(*(_TABLE.c[name] for name in ConversationKey._fields)).where(
+        one_of(_TABLE.c.id, "ids", dialect), _TABLE.c.is_active.is_(True)
+    )
+
+
 _RECORD_LAST_MESSAGES = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
@@ -64,7 +72,8 @@ class ConversationRepository:
         """The rooms' key fields (what hub access needs), without loading whole ORM objects: this
         runs for every batch of sends."""
         connection = await self.session.connection()
-        rows = await connection.execute(_ACTIVE_MANY, {"ids": list(conversation_ids)})
+        statement = _active_many(connection.dialect.name)
+        rows = await connection.execute(statement, {"ids": list(conversation_ids)})
         return [ConversationKey(*row) for row in rows]
 
     async def record_last_message(self, conversation_id: str, at: datetime, preview: str) -> None:

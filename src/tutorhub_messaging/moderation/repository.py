@@ -4,20 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tutorhub_messaging.db.lists import one_of
 from tutorhub_messaging.db.models import ChatModeration
 from tutorhub_messaging.db.types import UtcDateTime, utcnow
 
-# Built once: it runs for every batch of hub sends.
-_IN_FORCE_AMONG = select(ChatModeration).where(
-    ChatModeration.room_id.in_(bindparam("rooms", expanding=True)),
-    ChatModeration.user_id.in_(bindparam("users", expanding=True)),
-    ChatModeration.is_active.is_(True),
-    or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > bindparam("now", type_=UtcDateTime)),
-)
+
+@cache
+def _in_force_among(dialect: str) -> Select[ChatModeration]:
+    """Built once per dialect: it runs for every batch of hub sends."""
+    return select(ChatModeration).where(
+        one_of(ChatModeration.room_id, "rooms", dialect),
+        one_of(ChatModeration.user_id, "users", dialect),
+        ChatModeration.is_active.is_(True),
+        or_(
+            ChatModeration.expires_at.is_(None),
+            ChatModeration.expires_at > bindparam("now", type_=UtcDateTime),
+        ),
+    )
 
 
 class ModerationRepository:
@@ -40,8 +48,9 @@ class ModerationRepository:
     ) -> list[ChatModeration]:
         """Actions in force for any of these users in any of these rooms (one query for a batch of
         sends; callers pick the (room, user) pairs they need)."""
+        statement = _in_force_among(self.session.get_bind().dialect.name)
         rows = await self.session.scalars(
-            _IN_FORCE_AMONG, {"rooms": list(room_ids), "users": list(user_ids), "now": now}
+            statement, {"rooms": list(room_ids), "users": list(user_ids), "now": now}
         )
         return list(rows)
 
