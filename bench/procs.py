@@ -130,11 +130,19 @@ def start_service(procs: Processes, database_url: str, secret: str, extra_env: d
 
 
 def start_python_relay(procs: Processes) -> Server:
+    return _python_relay(procs, "python-socketio relay", [])
+
+
+def start_gc_tuned_python_relay(procs: Processes) -> Server:
+    return _python_relay(procs, "python-socketio relay, GC tuned", ["--gc-tuned"])
+
+
+def _python_relay(procs: Processes, name: str, options: list[str]) -> Server:
     port = free_port()
-    process = procs.start([sys.executable, str(BENCH_DIR / "relay_py.py"), str(port)])
+    process = procs.start([sys.executable, str(BENCH_DIR / "relay_py.py"), str(port), *options])
     url = f"http://127.0.0.1:{port}"
     wait_http_ok(url + "/health", timeout=30, process=process)
-    return Server("python-socketio relay", url, "/hub/chat", process)
+    return Server(name, url, "/hub/chat", process)
 
 
 def start_node_relay(procs: Processes) -> Server:

@@ -38,6 +38,7 @@ from procs import (
     ensure_loadgen,
     finish_profile,
     profile_process,
+    start_gc_tuned_python_relay,
     start_node_relay,
     start_python_relay,
     start_service,
@@ -102,10 +103,12 @@ class Bench:
 
     def _relay_runs(self) -> dict[str, dict[str, Any]]:
         results: dict[str, dict[str, Any]] = {"inbox": {}, "capacity": {}}
-        for start in (start_python_relay, start_node_relay):
+        for start in (start_python_relay, start_gc_tuned_python_relay, start_node_relay):
             for scenario in ("inbox", "capacity"):
                 if scenario not in self.only:
                     continue
+                if scenario == "capacity" and start is start_gc_tuned_python_relay:
+                    continue  # the collector's tuning changes pauses, not memory per socket
                 server = start(self.procs)
                 _log(f"{server.name}: {scenario}")
                 if scenario == "inbox":

@@ -8,10 +8,12 @@ from typing import Any
 
 import aiohttp
 import pytest
+from socketio.packet import Packet
 
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import HubClient, Sockets
 from tests.support.users import User
+from tutorhub_messaging.hub.transport import HubPacket
 
 CLIENT_EVENTS = [
     "hub:join",
@@ -193,3 +195,19 @@ async def test_raw_protocol_garbage_does_not_harm_the_server(
     socket = await hub.connect(student)
     await _still_works(app, socket, student, tutor)
     await hub.quiet()
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        None,
+        ["hub:messageArrived", {"roomId": "r", "message": {"content": {"body": "hi"}, "n": [1, 2.5, None]}}],
+        ["event", {"deep": [{"x": [b"bytes inside"]}]}],
+        ["event", bytearray(b"raw")],
+        ["event", {"big": 10**30, "tuple": (1, b"x")}],  # orjson refuses these: the library decides
+        ["event", {"big": 10**30, "fine": "no bytes"}],
+        {1: "non-string key", "b": b"x"},
+    ],
+)
+def test_hub_packets_detect_binary_attachments_exactly_like_the_library(payload: Any) -> None:
+    assert HubPacket.data_is_binary(payload) == Packet.data_is_binary(payload)

@@ -32,16 +32,15 @@ def _migrate(settings: Settings) -> None:
         raise SystemExit(1) from None
 
 
-def _tune_garbage_collector() -> None:
+def tune_garbage_collector() -> None:
     """Keep the cyclic garbage collector from stalling the event loop.
 
     Everything imported at start (SQLAlchemy, FastAPI, pydantic, Socket.IO) lives for the whole
     process, yet a full collection walks it all: under load that was a 250 ms pause every few
     seconds. Freezing it takes it out of every later collection. A larger first generation makes
-    the frequent young collections rarer; each one stays short.
+    the frequent young collections rarer; each one stays short. Call it once everything the
+    process needs is imported.
     """
-    import tutorhub_messaging.app  # noqa: F401  (import the whole service before freezing)
-
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
@@ -54,7 +53,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings)
-    _tune_garbage_collector()
+    import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
+
+    tune_garbage_collector()
     uvicorn.run(
         "tutorhub_messaging.app:create_app",
         factory=True,

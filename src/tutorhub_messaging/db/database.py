@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from tutorhub_messaging.db.sqlite import create_sqlite_engine
 from tutorhub_messaging.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -49,32 +49,9 @@ class UnitOfWork:
         self._after_commit.clear()
 
 
-def _configure_sqlite(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if url.startswith("sqlite"):
-        # One connection per process: SQLite has one writer anyway, and the pool queue then
-        # serialises units of work without "database is locked" errors.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=30)
-        _configure_sqlite(engine)
-        return engine
+        return create_sqlite_engine(url)
     return create_async_engine(
         url,
         pool_size=pool_size,

@@ -1,0 +1,73 @@
+"""SQLite: the embedded default. One connection per process, statements run on the event loop.
+
+aiosqlite normally runs every call (cursor, execute, fetch, close, commit) on a worker thread and
+hands the result back to the event loop. Each hand-off costs two thread switches and a contest for
+the GIL with the busy event loop: measured, a unit of work of six statements took ~3 ms of CPU
+that way and ~0.6 ms run in place (see docs/decisions/performance.md). The service's statements
+are short (indexed look-ups, appends of a few rows, WAL commits that do not sync), so they run
+directly on the event loop's thread: the connection below is aiosqlite's, with its hand-off
+replaced by a direct call. SQLAlchemy's async layer on top is unchanged.
+
+What that trades: while a statement runs, this process serves nothing else. That is why SQLite is
+the single-process default and PostgreSQL the database for heavy deployments.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import aiosqlite
+from sqlalchemy import event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+
+# Another process holding the write lock (a second `serve` on the same file, a backup) makes a
+# transaction wait this long for it before failing with 503.
+BUSY_TIMEOUT_MS = 10_000
+
+
+class InPlaceConnection(aiosqlite.Connection):
+    """An aiosqlite connection whose calls run on the caller's thread (the event loop's)."""
+
+    async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")  # what aiosqlite raises, which SQLAlchemy maps
+        return fn(*args, **kwargs)
+
+
+def create_sqlite_engine(url: str) -> AsyncEngine:
+    parsed = make_url(url)
+    connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    [database] = connect_args
+
+    async def connect() -> aiosqlite.Connection:
+        # aiosqlite.connect's connector, with the same arguments SQLAlchemy would have given it.
+        return await InPlaceConnection(lambda: sqlite3.connect(database, **connect_kwargs), 64)
+
+    # One connection per process: SQLite has one writer anyway, and the pool queue then
+    # serialises units of work without "database is locked" errors.
+    engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=30)
+    _configure(engine)
+    return engine
+
+
+def _configure(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,86 @@
+"""The embedded SQLite engine: statements run on the event loop's own thread, with the settings
+the service relies on (WAL, foreign keys, a busy timeout, BEGIN IMMEDIATE). These tests use their
+own database file, so they run the same whichever database the rest of the suite uses."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.sqlite import BUSY_TIMEOUT_MS, create_sqlite_engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_sqlite_engine(f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}")
+    yield engine
+    await engine.dispose()
+
+
+async def _thread_running_statements(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.create_function("thread_ident", 0, threading.get_ident)
+        return int((await conn.execute(text("SELECT thread_ident()"))).scalar_one())
+
+
+async def test_statements_run_on_the_event_loop_thread(engine: AsyncEngine) -> None:
+    assert await _thread_running_statements(engine) == threading.get_ident()
+
+
+async def test_every_connection_gets_wal_foreign_keys_and_a_busy_timeout(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
+        assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
+        await conn.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
+        await conn.execute(text("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))"))
+        await conn.commit()
+        with pytest.raises(IntegrityError):
+            await conn.execute(text("INSERT INTO child VALUES (42)"))
+
+
+async def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path) -> None:
+    path = tmp_path / "lock.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.session.execute(text("SELECT 1"))
+            # BEGIN IMMEDIATE: even a transaction that has only read holds the write lock.
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # released at commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await database.dispose()
+
+
+async def test_units_of_work_from_many_tasks_are_serialised_on_the_one_connection(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'many.db'}")
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.session.execute(text("CREATE TABLE counter (n INTEGER)"))
+            await uow.session.execute(text("INSERT INTO counter VALUES (0)"))
+
+        async def increment() -> None:
+            async with database.unit_of_work() as uow:
+                n = (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one()
+                await asyncio.sleep(0)  # let the other tasks try to get in between
+                await uow.session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
+
+        await asyncio.gather(*(increment() for _ in range(50)))
+        async with database.unit_of_work() as uow:
+            assert (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one() == 50
+    finally:
+        await database.dispose()
