@@ -46,6 +46,9 @@ def _active_many(dialect: str) -> Select[Any]:
     )
 
 
+# Every join and REST call on a room reads it.
+_GET_ACTIVE = select(Conversation).where(Conversation.id == bindparam("id"), Conversation.is_active.is_(True))
+
 _RECORD_LAST_MESSAGES = (
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
@@ -64,9 +67,7 @@ class ConversationRepository:
 
     async def get_active(self, conversation_id: str) -> Conversation | None:
         """The conversation unless it does not exist or was soft-deleted (status is not checked)."""
-        return await self.session.scalar(
-            select(Conversation).where(Conversation.id == conversation_id, Conversation.is_active.is_(True))
-        )
+        return await self.session.scalar(_GET_ACTIVE, {"id": conversation_id})
 
     async def get_active_many(self, conversation_ids: Collection[str]) -> list[ConversationKey]:
         """The rooms' key fields (what hub access needs), without loading whole ORM objects: this

@@ -11,7 +11,12 @@ from sqlalchemy.sql import ColumnElement
 
 def insert_for(session: AsyncSession, table: Any) -> Any:
     """An INSERT that supports ``on_conflict_do_update`` on the session's dialect."""
-    if session.get_bind().dialect.name == "postgresql":
+    return insert_on(session.get_bind().dialect.name, table)
+
+
+def insert_on(dialect: str, table: Any) -> Any:
+    """``insert_for`` by dialect name (for statements built once per dialect)."""
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 

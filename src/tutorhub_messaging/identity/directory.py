@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import DirectoryUser
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.db.upsert import excluded, insert_for
+from tutorhub_messaging.db.upsert import excluded, insert_on
 from tutorhub_messaging.identity.principal import Principal
 
 
@@ -25,30 +26,42 @@ class DirectoryEntry:
     role_id: str | None
 
 
+@cache
+def _upsert(dialect: str, keep_known_values: bool) -> Any:
+    """Built once per dialect and mode: a first connect writes it, and connects come in bursts."""
+    stmt = insert_on(dialect, DirectoryUser).values(
+        {name: bindparam(name) for name in ("id", "fullname", "avatar", "role_id", "updated_at")}
+    )
+    table = DirectoryUser.__table__.c
+    values: dict[str, ColumnElement[Any]]
+    if keep_known_values:
+        values = {
+            name: func.coalesce(excluded(stmt, name), table[name])
+            for name in ("fullname", "avatar", "role_id")
+        }
+    else:
+        values = {name: excluded(stmt, name) for name in ("fullname", "avatar", "role_id")}
+    values["updated_at"] = excluded(stmt, "updated_at")
+    return stmt.on_conflict_do_update(index_elements=["id"], set_=values)
+
+
 class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def upsert(self, entry: DirectoryEntry, *, keep_known_values: bool) -> None:
         """Insert or update a user. With ``keep_known_values``, a missing value keeps the stored one."""
-        stmt = insert_for(self.session, DirectoryUser).values(
-            id=entry.id,
-            fullname=entry.fullname,
-            avatar=entry.avatar,
-            role_id=entry.role_id,
-            updated_at=utcnow(),
+        statement = _upsert(self.session.get_bind().dialect.name, keep_known_values)
+        await self.session.execute(
+            statement,
+            {
+                "id": entry.id,
+                "fullname": entry.fullname,
+                "avatar": entry.avatar,
+                "role_id": entry.role_id,
+                "updated_at": utcnow(),
+            },
         )
-        table = DirectoryUser.__table__.c
-        values: dict[str, ColumnElement[Any]]
-        if keep_known_values:
-            values = {
-                name: func.coalesce(excluded(stmt, name), table[name])
-                for name in ("fullname", "avatar", "role_id")
-            }
-        else:
-            values = {name: excluded(stmt, name) for name in ("fullname", "avatar", "role_id")}
-        values["updated_at"] = excluded(stmt, "updated_at")
-        await self.session.execute(stmt.on_conflict_do_update(index_elements=["id"], set_=values))
 
     async def get(self, user_id: str) -> DirectoryEntry | None:
         row = await self.session.get(DirectoryUser, user_id)

@@ -8,7 +8,22 @@ from datetime import UTC, datetime
 from typing import Any
 from typing import cast as typed
 
-from sqlalchemy import ColumnElement, Table, Text, and_, case, cast, false, func, insert, literal, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import (
@@ -26,6 +41,19 @@ from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery
 _NEVER_READ = literal(datetime(1970, 1, 1, tzinfo=UTC), UtcDateTime)
 _INSERT_MESSAGES = insert(typed(Table, ChatMessage.__table__))
 _MARK_READ_MANY: dict[str, Any] = {}
+# Built once: every join reads a history page and then what arrived after it.
+_IN_ROOM = (ChatMessage.room_id == bindparam("room"), ChatMessage.is_active.is_(True))
+_LIMIT, _OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
+_LATEST_FOR_ROOM = (
+    select(ChatMessage).where(*_IN_ROOM).order_by(ChatMessage.seq.desc()).limit(_LIMIT).offset(_OFFSET)
+)
+_AFTER_IN_ROOM = (
+    select(ChatMessage)
+    .where(*_IN_ROOM, ChatMessage.seq > bindparam("after", type_=Integer))
+    .order_by(ChatMessage.seq.asc())
+    .limit(_LIMIT)
+    .offset(_OFFSET)
+)
 
 
 class MessageRepository:
@@ -72,11 +100,7 @@ class MessageRepository:
     async def latest_for_room(self, room_id: str, limit: int, offset: int = 0) -> list[ChatMessage]:
         """A room's active messages, newest first."""
         rows = await self.session.scalars(
-            select(ChatMessage)
-            .where(ChatMessage.room_id == room_id, ChatMessage.is_active.is_(True))
-            .order_by(ChatMessage.seq.desc())
-            .limit(limit)
-            .offset(offset)
+            _LATEST_FOR_ROOM, {"room": room_id, "limit": limit, "offset": offset}
         )
         return list(rows)
 
@@ -85,15 +109,7 @@ class MessageRepository:
     ) -> list[ChatMessage]:
         """A room's active messages stored after ``after_seq``, oldest first (gap fill on reconnect)."""
         rows = await self.session.scalars(
-            select(ChatMessage)
-            .where(
-                ChatMessage.room_id == room_id,
-                ChatMessage.is_active.is_(True),
-                ChatMessage.seq > after_seq,
-            )
-            .order_by(ChatMessage.seq.asc())
-            .limit(limit)
-            .offset(offset)
+            _AFTER_IN_ROOM, {"room": room_id, "after": after_seq, "limit": limit, "offset": offset}
         )
         return list(rows)
 

@@ -28,19 +28,21 @@ def _in_force_among(dialect: str) -> Select[ChatModeration]:
     )
 
 
+# Built once: every join reads it twice.
+_IN_FORCE_FOR = select(ChatModeration).where(
+    ChatModeration.room_id == bindparam("room"),
+    ChatModeration.user_id == bindparam("user"),
+    ChatModeration.is_active.is_(True),
+    or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > bindparam("now", type_=UtcDateTime)),
+)
+
+
 class ModerationRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def in_force_for(self, room_id: str, user_id: str, now: datetime) -> list[ChatModeration]:
-        rows = await self.session.scalars(
-            select(ChatModeration).where(
-                ChatModeration.room_id == room_id,
-                ChatModeration.user_id == user_id,
-                ChatModeration.is_active.is_(True),
-                or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > now),
-            )
-        )
+        rows = await self.session.scalars(_IN_FORCE_FOR, {"room": room_id, "user": user_id, "now": now})
         return list(rows)
 
     async def in_force_among(
