@@ -144,7 +144,11 @@ def targets_section(db: str, service: dict[str, Any], baselines: dict[str, dict[
     lines = [f"### Targets ({db})", ""]
     rows = []
     mine = sustained(service["inbox"]["steps"]) if "inbox" in service else None
-    for name, label in ((PY_RELAY, "python relay"), (PY_RELAY_GC, "python relay, GC tuned as `serve`")):
+    labels = (
+        (PY_RELAY, "python relay as the library comes (its own GC pauses end its ladder)"),
+        (PY_RELAY_GC, "python relay with the GC tuned as `serve` tunes it"),
+    )
+    for name, label in labels:
         run = baselines.get("inbox", {}).get(name)
         relay = sustained(run["steps"]) if run else None
         if relay and "inbox" in service:

@@ -7,6 +7,7 @@ import asyncio
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,8 +115,14 @@ def _room_entries(rooms: list[Room], tokens: Tokens) -> list[dict[str, Any]]:
 
 
 def run_inbox(
-    procs: Processes, server: Server, rooms: list[Room], tokens: Tokens, plan: Plan
+    procs: Processes,
+    server: Server,
+    rooms: list[Room],
+    tokens: Tokens,
+    plan: Plan,
+    on_ready: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
+    """``on_ready`` runs once every socket is connected and joined, just before the ladder."""
     config = {
         **_base_config(server, 900),
         "rooms": _room_entries(rooms, tokens),
@@ -129,6 +136,8 @@ def run_inbox(
     try:
         load = LoadGenerator(procs, "inbox", path)
         ready = load.next_record()
+        if on_ready is not None:
+            on_ready()
         cpu_before = cpu_seconds(server.pid)
         steps = [record for record in load.records() if record["type"] == "step"]
         cpu_used = cpu_seconds(server.pid) - cpu_before
