@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.live import live_server
+from tests.support.sockets import Sockets
 from tests.support.users import TEST_SECRET, User
 from tutorhub_messaging.app import create_app
 from tutorhub_messaging.db.migrate import upgrade
@@ -103,6 +104,13 @@ async def server_url(app: Any) -> AsyncIterator[str]:
     """The app served by a real uvicorn on loopback (for Socket.IO clients)."""
     async with live_server(app) as url:
         yield url
+
+
+@pytest.fixture
+async def hub(server_url: str) -> AsyncIterator[Sockets]:
+    """Hub clients against the live server, all closed when the test ends."""
+    async with Sockets(server_url) as sockets:
+        yield sockets
 
 
 @pytest.fixture

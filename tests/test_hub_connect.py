@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -13,12 +12,6 @@ from tests.support.hub_rooms import create_room
 from tests.support.sockets import PLAIN, PREFIXED, Sockets
 from tests.support.users import TEST_SECRET, User, service_token
 from tutorhub_messaging.identity.tokens import mint_user_token
-
-
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
 
 
 @pytest.mark.parametrize("namespace", [PLAIN, PREFIXED])

@@ -3,41 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.support.hub_rooms import create_room, read_time
+from tests.support.hub_rooms import read_time
 from tests.support.sockets import Sockets
 from tests.support.users import User
 from tutorhub_messaging.moderation.service import apply_action
 
 
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
-
-
-async def _pair(
-    app: Any, hub: Sockets, first: User, second: User, kind: str = "studentTutor"
-) -> tuple[str, Any, Any]:
-    room = await create_room(app, first, second, kind=kind)
-    first_socket = await hub.connect(first)
-    second_socket = await hub.connect(second)
-    await first_socket.join(room)
-    await second_socket.join(room)
-    await first_socket.next("hub:presence")
-    await first_socket.next("hub:online")
-    return room, first_socket, second_socket
-
-
 async def test_typing_and_stop_typing_reach_the_other_sockets_but_not_the_sender(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     student_laptop = await hub.connect(student, prefixed=True)
     await student_laptop.join(room)
 
@@ -54,7 +34,7 @@ async def test_typing_and_stop_typing_reach_the_other_sockets_but_not_the_sender
 async def test_a_custom_event_carries_its_data_and_the_server_keys_win(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit(
         "hub:event",
@@ -76,7 +56,7 @@ async def test_a_custom_event_carries_its_data_and_the_server_keys_win(
 async def test_a_read_receipt_is_stored_and_relayed(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     moment = "2026-01-02T03:04:05.678Z"
 
     await student_socket.emit(
@@ -92,7 +72,7 @@ async def test_a_read_receipt_is_stored_and_relayed(
 async def test_a_read_receipt_never_moves_backwards(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     later, earlier = "2026-01-02T10:00:00.000Z", "2026-01-02T09:00:00.000Z"
 
     for moment in (later, earlier):
@@ -109,7 +89,7 @@ async def test_a_read_receipt_never_moves_backwards(
 async def test_a_read_receipt_from_the_future_is_clamped_to_now(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     future = (datetime.now(UTC) + timedelta(days=365)).isoformat()
 
     await student_socket.call(
@@ -126,7 +106,7 @@ async def test_a_read_receipt_from_the_future_is_clamped_to_now(
 async def test_a_read_receipt_without_a_time_means_now(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     before = datetime.now(UTC) - timedelta(seconds=1)
 
     await student_socket.emit("hub:event", {"roomId": room, "event": "messageRead"})
@@ -140,7 +120,7 @@ async def test_a_read_receipt_without_a_time_means_now(
 async def test_a_read_receipt_with_a_bad_time_is_invalid(
     app: Any, hub: Sockets, student: User, tutor: User, moment: Any
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit(
         "hub:event", {"roomId": room, "event": "messageRead", "data": {"lastReadTimestamp": moment}}
@@ -154,7 +134,7 @@ async def test_a_read_receipt_with_a_bad_time_is_invalid(
 async def test_a_viewer_may_send_read_receipts_but_not_typing(
     app: Any, hub: Sockets, student: User, admin: User
 ) -> None:
-    room, admin_socket, viewer = await _pair(app, hub, admin, student, kind="adminStudent")
+    room, admin_socket, viewer = await hub.joined_pair(app, admin, student, kind="adminStudent")
 
     read_ack = await viewer.call("hub:event", {"roomId": room, "event": "messageRead"})
     typing_ack = await viewer.call("hub:event", {"roomId": room, "event": "typing"})
@@ -170,7 +150,7 @@ async def test_a_viewer_may_send_read_receipts_but_not_typing(
 async def test_a_silenced_user_may_not_type_but_may_mark_read(
     app: Any, hub: Sockets, student: User, tutor: User, super_admin: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     async with app.context.db.unit_of_work() as uow:
         await apply_action(
             uow.session, room_id=room, user_id=student.id, action="silenced", reason=None, duration=0,
@@ -188,7 +168,7 @@ async def test_a_silenced_user_may_not_type_but_may_mark_read(
 async def test_an_event_for_a_room_not_joined_is_not_joined(
     app: Any, hub: Sockets, student: User, tutor: User, stranger: User
 ) -> None:
-    room, _, _ = await _pair(app, hub, student, tutor)
+    room, _, _ = await hub.joined_pair(app, student, tutor)
     socket = await hub.connect(stranger)
 
     await socket.emit("hub:event", {"roomId": room, "event": "typing"})
@@ -208,7 +188,7 @@ async def test_an_event_for_a_room_not_joined_is_not_joined(
 async def test_an_event_may_not_shadow_a_protocol_event(
     app: Any, hub: Sockets, student: User, tutor: User, name: str
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit("hub:event", {"roomId": room, "event": name})
 
@@ -222,7 +202,7 @@ async def test_an_event_may_not_shadow_a_protocol_event(
 async def test_a_malformed_event_name_is_invalid(
     app: Any, hub: Sockets, student: User, tutor: User, name: Any
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit("hub:event", {"roomId": room, "event": name})
 
@@ -233,7 +213,7 @@ async def test_a_malformed_event_name_is_invalid(
 async def test_the_longest_allowed_event_name_is_relayed(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     name = "e" + "x_9" * 21
 
     await student_socket.emit("hub:event", {"roomId": room, "event": name})
@@ -246,7 +226,7 @@ async def test_the_longest_allowed_event_name_is_relayed(
 async def test_event_data_that_is_not_an_object_is_invalid(
     app: Any, hub: Sockets, student: User, tutor: User, data: Any
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit("hub:event", {"roomId": room, "event": "typing", "data": data})
 
@@ -258,7 +238,7 @@ async def test_event_data_that_is_not_an_object_is_invalid(
 async def test_event_data_over_the_size_limit_is_too_large(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     await student_socket.emit("hub:event", {"roomId": room, "event": "cursor", "data": {"blob": "z" * 600}})
     await student_socket.error("MESSAGE_TOO_LARGE")
@@ -271,7 +251,7 @@ async def test_event_data_over_the_size_limit_is_too_large(
 async def test_a_flood_of_events_is_refused_beyond_what_a_socket_may_queue(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     flood = 250
 
     for index in range(flood):  # without waiting for anything

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -10,12 +9,6 @@ import pytest
 from tests.support.hub_rooms import create_room, delete_message, store_texts
 from tests.support.sockets import Sockets
 from tests.support.users import User
-
-
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
 
 
 async def test_join_answers_joined_then_history_newest_first(

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import Sockets
 from tests.support.users import User
-
-
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
 
 
 async def _sample(client: httpx.AsyncClient, name: str, **labels: str) -> float:

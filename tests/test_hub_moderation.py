@@ -4,7 +4,6 @@ what is stored, and expiry."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -12,12 +11,6 @@ import pytest
 from tests.support.hub_rooms import create_room, message_count, moderation_in_force
 from tests.support.sockets import Sockets
 from tests.support.users import User
-
-
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
 
 
 async def _room_with_student_on_two_sockets(

@@ -3,7 +3,6 @@ events and raw protocol garbage. The socket (and the server) keep working afterw
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -26,12 +25,6 @@ CLIENT_EVENTS = [
     "hub:unsilence",
 ]
 HUGE = "h" * 500_000
-
-
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
 
 
 async def _still_works(app: Any, socket: HubClient, student: User, tutor: User) -> None:

@@ -17,28 +17,10 @@ from tests.support.users import User, service_headers
 from tutorhub_messaging.db.models import Conversation
 
 
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
-
-
-async def _pair(app: Any, hub: Sockets, student: User, tutor: User, **connect: Any) -> tuple[str, Any, Any]:
-    """A studentTutor room both have joined, with the join presence already consumed."""
-    room = await create_room(app, student, tutor)
-    student_socket = await hub.connect(student, **connect)
-    tutor_socket = await hub.connect(tutor)
-    await student_socket.join(room)
-    await tutor_socket.join(room)
-    await student_socket.next("hub:presence")
-    await student_socket.next("hub:online")
-    return room, student_socket, tutor_socket
-
-
 async def test_a_message_reaches_every_socket_of_the_room_and_the_sender_gets_an_ack(
     app: Any, hub: Sockets, student: User, tutor: User, admin: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     tutor_laptop = await hub.connect(tutor, prefixed=True)
     await tutor_laptop.join(room)
     elsewhere = await create_room(app, admin, tutor, kind="adminTutor")
@@ -107,7 +89,7 @@ async def test_a_socket_that_has_not_joined_cannot_send(
 async def test_a_stranger_sending_to_a_room_learns_only_that_they_have_not_joined(
     app: Any, hub: Sockets, student: User, tutor: User, stranger: User
 ) -> None:
-    room, _, _ = await _pair(app, hub, student, tutor)
+    room, _, _ = await hub.joined_pair(app, student, tutor)
     socket = await hub.connect(stranger)
 
     await socket.emit("hub:send", {"roomId": room, "messageType": "text", "content": {"body": "spam"}})
@@ -191,7 +173,7 @@ async def test_an_admin_warning_reaches_the_viewer(
 async def test_an_ill_formed_message_is_invalid_and_not_stored(
     app: Any, hub: Sockets, student: User, tutor: User, payload: dict[str, Any]
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
 
     ack = await student_socket.call("hub:send", {"roomId": room, **payload})
 
@@ -206,7 +188,7 @@ async def test_an_ill_formed_message_is_invalid_and_not_stored(
 async def test_a_reply_to_a_message_of_another_room_is_invalid(
     app: Any, hub: Sockets, student: User, tutor: User, admin: User
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
     other = await create_room(app, admin, student, kind="adminStudent")
     foreign = await store_texts(app, other, admin, "elsewhere")
 
@@ -221,7 +203,7 @@ async def test_a_reply_to_a_message_of_another_room_is_invalid(
 async def test_a_reply_is_stored_with_the_targets_id_and_preview(
     app: Any, hub: Sockets, student: User, tutor: User, form: str
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     original = (await tutor_socket.send(room, "What is 2 + 2?"))["message"]
     await student_socket.next("hub:messageArrived")
     await tutor_socket.next("hub:messageArrived")
@@ -240,7 +222,7 @@ async def test_a_reply_is_stored_with_the_targets_id_and_preview(
 async def test_a_message_over_the_default_size_limit_is_too_large_and_the_socket_stays(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     ack = await student_socket.send(room, "x" * 70_000)
 
@@ -255,7 +237,7 @@ async def test_a_message_over_the_default_size_limit_is_too_large_and_the_socket
 
 @pytest.mark.parametrize("settings_overrides", [{"max_message_bytes": 200}])
 async def test_the_size_limit_follows_the_setting(app: Any, hub: Sockets, student: User, tutor: User) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     too_large = await student_socket.send(room, "y" * 200)
     fits = await student_socket.send(room, "y" * 150)
@@ -272,7 +254,7 @@ async def test_the_size_limit_follows_the_setting(app: Any, hub: Sockets, studen
 async def test_the_rate_limit_counts_a_users_messages_across_sockets(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     second_socket = await hub.connect(student, prefixed=True)
     await second_socket.join(room)
 
@@ -293,7 +275,7 @@ async def test_the_rate_limit_counts_a_users_messages_across_sockets(
 async def test_a_client_message_id_retry_returns_the_stored_message_and_broadcasts_nothing(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     first = await student_socket.send(room, "exactly once", clientMessageId="c-1")
     await tutor_socket.next("hub:messageArrived")
@@ -309,7 +291,7 @@ async def test_a_client_message_id_retry_returns_the_stored_message_and_broadcas
 async def test_a_clients_messages_are_stored_and_delivered_in_the_order_sent(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     bodies = [f"message {i}" for i in range(12)]
 
     for body in bodies:  # no waiting for acks in between
@@ -385,7 +367,7 @@ async def refusing_database(settings: Any) -> AsyncIterator[None]:
 async def test_a_send_that_fails_to_store_announces_nothing(
     app: Any, hub: Sockets, student: User, tutor: User, refusing_database: None
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     ack = await student_socket.send(room, "explode")
 
@@ -406,7 +388,7 @@ async def test_a_send_that_fails_to_store_announces_nothing(
 async def test_messages_of_other_types_are_delivered_with_their_content(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     contents = {
         "image": {"mediaUrl": "https://cdn.example.test/a.png", "width": 10, "height": 20},
         "document": {"mediaUrl": "https://cdn.example.test/a.pdf", "fileName": "notes.pdf"},
@@ -428,7 +410,7 @@ async def test_messages_of_other_types_are_delivered_with_their_content(
 async def test_concurrent_senders_each_get_their_own_ack(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
 
     acks = await asyncio.gather(
         student_socket.send(room, "from the student"), tutor_socket.send(room, "from the tutor")
@@ -471,7 +453,7 @@ async def test_a_system_message_reaches_the_student_joined_to_the_admin_student_
 async def test_a_super_admin_may_send_in_a_room_they_do_not_take_part_in(
     app: Any, hub: Sockets, student: User, tutor: User, super_admin: User
 ) -> None:
-    room, student_socket, tutor_socket = await _pair(app, hub, student, tutor)
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     admin_socket = await hub.connect(super_admin)
     joined, _ = await admin_socket.join(room)
     assert joined["hubRole"] == "system"
@@ -496,7 +478,7 @@ async def _change_room(app: Any, room: str, **values: Any) -> None:
 async def test_a_room_closed_since_joining_refuses_sends_and_events(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
     await _change_room(app, room, status="closed")
 
     assert (await student_socket.send(room, "still open?"))["code"] == "ROOM_NOT_ELIGIBLE"
@@ -510,7 +492,7 @@ async def test_a_room_closed_since_joining_refuses_sends_and_events(
 async def test_a_room_deleted_since_joining_is_not_found(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
-    room, student_socket, _ = await _pair(app, hub, student, tutor)
+    room, student_socket, _ = await hub.joined_pair(app, student, tutor)
     await _change_room(app, room, is_active=False)
 
     assert (await student_socket.send(room, "hello?"))["code"] == "ROOM_NOT_FOUND"

@@ -5,7 +5,6 @@ order kept), and one failing send never costs another its delivery."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -28,20 +27,9 @@ ROOMS = 6
 PER_SOCKET = 5
 
 
-@pytest.fixture
-async def hub(server_url: str) -> AsyncIterator[Sockets]:
-    async with Sockets(server_url) as sockets:
-        yield sockets
-
-
 async def _joined_pair(app: Any, hub: Sockets) -> tuple[str, User, User, HubClient, HubClient]:
     student, tutor = User("student"), User("tutor")
-    room = await create_room(app, student, tutor)
-    student_socket, tutor_socket = await hub.connect(student), await hub.connect(tutor)
-    await student_socket.join(room)
-    await tutor_socket.join(room)
-    await student_socket.next("hub:presence")
-    await student_socket.next("hub:online")
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     return room, student, tutor, student_socket, tutor_socket
 
 

@@ -1,5 +1,6 @@
 """The embedded SQLite engine: statements run on the event loop's own thread, with the settings
-the service relies on (WAL, foreign keys, a busy timeout, BEGIN IMMEDIATE). These tests use their
+the service relies on (WAL, foreign keys, a busy timeout, BEGIN IMMEDIATE); searches read on
+read-only connections of their own, on worker threads. These tests use their
 own database file, so they run the same whichever database the rest of the suite uses."""
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.sqlite import BUSY_TIMEOUT_MS, create_sqlite_engine
+from tutorhub_messaging.errors import Unavailable
 
 
 @pytest.fixture
@@ -83,4 +85,57 @@ async def test_units_of_work_from_many_tasks_are_serialised_on_the_one_connectio
         async with database.unit_of_work() as uow:
             assert (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one() == 50
     finally:
+        await database.dispose()
+
+
+async def test_searches_read_on_a_worker_thread_and_cannot_write(tmp_path: Path) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'search.db'}")
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+            await uow.session.execute(text("INSERT INTO note VALUES ('committed')"))
+        assert database.search_engine is not None
+        async with database.search_engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            await raw.driver_connection.create_function("thread_ident", 0, threading.get_ident)
+            ran_on = (await conn.execute(text("SELECT thread_ident()"))).scalar_one()
+        assert ran_on != threading.get_ident()
+
+        async with database.search() as uow:
+            assert (await uow.session.execute(text("SELECT body FROM note"))).scalar_one() == "committed"
+        with pytest.raises(Unavailable) as refused:
+            async with database.search() as uow:
+                await uow.session.execute(text("INSERT INTO note VALUES ('sneaked in')"))
+        assert isinstance(refused.value.__cause__, OperationalError)
+        assert "readonly" in str(refused.value.__cause__)
+        async with database.unit_of_work() as uow:
+            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
+    finally:
+        await database.dispose()
+
+
+async def test_a_search_in_progress_keeps_neither_the_writer_nor_the_event_loop_waiting(
+    tmp_path: Path,
+) -> None:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    release = threading.Event()
+    try:
+        async with database.unit_of_work() as uow:
+            await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+        assert database.search_engine is not None
+        async with database.search_engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            # A "long scan": a SQL function that holds the search's statement until released.
+            await raw.driver_connection.create_function("held", 0, lambda: release.wait(10))
+            search = asyncio.create_task(conn.execute(text("SELECT held() FROM (SELECT 1)")))
+            await asyncio.sleep(0.05)
+            assert not search.done()
+            # Meanwhile the event loop runs and the writer commits.
+            async with database.unit_of_work() as uow:
+                await uow.session.execute(text("INSERT INTO note VALUES ('written during the search')"))
+            assert not search.done()
+            release.set()
+            assert (await search).scalar_one() == 1
+    finally:
+        release.set()
         await database.dispose()

@@ -49,9 +49,14 @@ async def processes(app: Any, database_url: str, redis_prefix: str) -> AsyncIter
         process.stop()
 
 
-@pytest.fixture
-async def pair(processes: ProcessFactory) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
-    first, second = processes(), processes()
+async def start_two(processes: ProcessFactory, **env: Any) -> tuple[ServiceProcess, ServiceProcess]:
+    """Two processes with the same settings (``env`` on top of the shared ones), both started."""
+    first, second = processes(**env), processes(**env)
     await first.start()
     await second.start()
-    yield first, second
+    return first, second
+
+
+@pytest.fixture
+async def pair(processes: ProcessFactory) -> AsyncIterator[tuple[ServiceProcess, ServiceProcess]]:
+    yield await start_two(processes)

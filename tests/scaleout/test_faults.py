@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.scaleout.conftest import ProcessFactory
+from tests.scaleout.conftest import ProcessFactory, start_two
 from tests.support.hub_rooms import create_room
 from tests.support.processes import ServiceProcess
 from tests.support.proxy import CuttableProxy
@@ -53,10 +53,7 @@ async def wait_for_status(url: str, path: str, status: int, within: float = 20.0
 async def test_sigkill_under_load_loses_no_acknowledged_message(
     app: Any, processes: ProcessFactory, student: User, tutor: User
 ) -> None:
-    doomed = processes(MESSAGING_MESSAGE_RATE_PER_MINUTE=100_000)
-    survivor = processes(MESSAGING_MESSAGE_RATE_PER_MINUTE=100_000)
-    await doomed.start()
-    await survivor.start()
+    doomed, survivor = await start_two(processes, MESSAGING_MESSAGE_RATE_PER_MINUTE=100_000)
     room = await create_room(app, student, tutor)
     acked: list[str] = []
     enough_acked = asyncio.Event()

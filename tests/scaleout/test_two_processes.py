@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.scaleout.conftest import ProcessFactory
+from tests.scaleout.conftest import ProcessFactory, start_two
 from tests.support.hub_rooms import create_room
 from tests.support.processes import ServiceProcess
 from tests.support.sockets import Sockets
@@ -39,10 +39,7 @@ async def test_a_message_sent_on_one_process_reaches_a_socket_on_the_other(
 async def test_room_full_holds_across_processes(
     app: Any, processes: ProcessFactory, student: User, tutor: User, super_admin: User
 ) -> None:
-    first = processes(MESSAGING_MAX_USERS_PER_ROOM=2)
-    second = processes(MESSAGING_MAX_USERS_PER_ROOM=2)
-    await first.start()
-    await second.start()
+    first, second = await start_two(processes, MESSAGING_MAX_USERS_PER_ROOM=2)
     room = await create_room(app, student, tutor)
     async with Sockets(first.url) as here, Sockets(second.url) as there:
         await (await here.connect(student)).join(room)
@@ -56,10 +53,7 @@ async def test_room_full_holds_across_processes(
 async def test_rooms_per_user_holds_across_processes(
     app: Any, processes: ProcessFactory, student: User, tutor: User
 ) -> None:
-    first = processes(MESSAGING_MAX_ROOMS_PER_USER=1)
-    second = processes(MESSAGING_MAX_ROOMS_PER_USER=1)
-    await first.start()
-    await second.start()
+    first, second = await start_two(processes, MESSAGING_MAX_ROOMS_PER_USER=1)
     room_one = await create_room(app, student, tutor)
     room_two = await create_room(app, student, User("tutor"))
     async with Sockets(first.url) as here, Sockets(second.url) as there:
@@ -72,10 +66,7 @@ async def test_rooms_per_user_holds_across_processes(
 async def test_the_message_rate_limit_counts_sends_on_every_process(
     app: Any, processes: ProcessFactory, student: User, tutor: User
 ) -> None:
-    first = processes(MESSAGING_MESSAGE_RATE_PER_MINUTE=3)
-    second = processes(MESSAGING_MESSAGE_RATE_PER_MINUTE=3)
-    await first.start()
-    await second.start()
+    first, second = await start_two(processes, MESSAGING_MESSAGE_RATE_PER_MINUTE=3)
     room = await create_room(app, student, tutor)
     async with Sockets(first.url) as here, Sockets(second.url) as there:
         on_first = await here.connect(student)

@@ -15,6 +15,7 @@ from typing import Any
 
 import socketio
 
+from tests.support.hub_rooms import create_room
 from tests.support.users import User
 
 PLAIN = "/hub/chat"
@@ -132,6 +133,20 @@ class Sockets:
         path = "messaging-api/socket.io" if prefixed else "socket.io"
         self.clients.append(client)
         return client, path
+
+    async def joined_pair(
+        self, app: Any, first: User, second: User, *, kind: str = "studentTutor", **connect: Any
+    ) -> tuple[str, HubClient, HubClient]:
+        """A ``kind`` room of the two that both have joined (``connect`` options apply to the first
+        socket), with the first socket's news of the second's arrival already consumed."""
+        room = await create_room(app, first, second, kind=kind)
+        first_socket = await self.connect(first, **connect)
+        second_socket = await self.connect(second)
+        await first_socket.join(room)
+        await second_socket.join(room)
+        await first_socket.next("hub:presence")
+        await first_socket.next("hub:online")
+        return room, first_socket, second_socket
 
     async def connect(self, user: User, *, prefixed: bool = False, transport: str = "websocket") -> HubClient:
         client, path = self._client(user, prefixed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from tutorhub_messaging.db.sqlite import create_sqlite_engine
+from tutorhub_messaging.db.sqlite import create_sqlite_engine, create_sqlite_search_engine
 from tutorhub_messaging.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -67,15 +67,31 @@ class Database:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # Searches that may scan a whole table: on SQLite, read-only connections of their own on
+        # worker threads, so a long scan holds up neither the event loop nor the writer.
+        self.search_engine = create_sqlite_search_engine(url) if url.startswith("sqlite") else None
+        self.search_sessions = (
+            async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
+            if self.search_engine is not None
+            else self.sessions
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
 
+    def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        return self._unit_of_work(self.sessions)
+
+    def search(self) -> AbstractAsyncContextManager[UnitOfWork]:
+        """A unit of work for one read that may scan many rows (message search). On SQLite it
+        cannot write (``query_only``) and runs off the event loop; elsewhere it is a unit of work."""
+        return self._unit_of_work(self.search_sessions)
+
     @asynccontextmanager
-    async def unit_of_work(self) -> AsyncIterator[UnitOfWork]:
+    async def _unit_of_work(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
         try:
-            async with self.sessions() as session:
+            async with sessions() as session:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
@@ -103,3 +119,5 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.search_engine is not None:
+            await self.search_engine.dispose()

@@ -8,8 +8,11 @@ are short (indexed look-ups, appends of a few rows, WAL commits that do not sync
 directly on the event loop's thread: the connection below is aiosqlite's, with its hand-off
 replaced by a direct call. SQLAlchemy's async layer on top is unchanged.
 
-What that trades: while a statement runs, this process serves nothing else. That is why SQLite is
-the single-process default and PostgreSQL the database for heavy deployments.
+What that trades: while a statement runs, this process serves nothing else. So the one kind of
+read that may scan a whole table (message search across rooms) goes through a second, read-only
+engine whose connections are stock aiosqlite on worker threads: in WAL mode it reads a snapshot
+without blocking the writer, and the event loop carries on meanwhile. SQLite stays the
+single-process default, and PostgreSQL the database for heavy deployments.
 """
 
 from __future__ import annotations
@@ -51,6 +54,31 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
     # serialises units of work without "database is locked" errors.
     engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=30)
     _configure(engine)
+    return engine
+
+
+# Concurrent searches on their own connections; more wait for one at the pool.
+SEARCH_CONNECTIONS = 2
+
+
+def create_sqlite_search_engine(url: str) -> AsyncEngine:
+    """Read-only connections on aiosqlite's worker threads, for reads that may take long."""
+    engine = create_async_engine(url, pool_size=SEARCH_CONNECTIONS, max_overflow=0, pool_timeout=30)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA query_only=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A deferred read transaction: one snapshot for the whole search (its count and its page),
+        # and in WAL mode no lock that would keep the writer waiting.
+        connection.exec_driver_sql("BEGIN")
+
     return engine
 
 

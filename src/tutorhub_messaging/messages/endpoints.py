@@ -102,7 +102,7 @@ async def list_chat_messages(
         status=status,
         reply_to=replyTo,
     )
-    async with context.db.unit_of_work() as uow:
+    async with context.db.search() as uow:
         found = await listing.list_chat_messages(
             uow.session, context.hub, principal, query, page_number=pageNumber, page_row_count=pageRowCount
         )
