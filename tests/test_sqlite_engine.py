@@ -28,6 +28,13 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'service.db'}")
+    yield database
+    await database.dispose()
+
+
 async def _thread_running_statements(engine: AsyncEngine) -> int:
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()
@@ -68,61 +75,48 @@ async def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path)
         await database.dispose()
 
 
-async def test_units_of_work_from_many_tasks_are_serialised_on_the_one_connection(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'many.db'}")
-    try:
+async def test_units_of_work_from_many_tasks_are_serialised_on_the_one_connection(database: Database) -> None:
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE counter (n INTEGER)"))
+        await uow.session.execute(text("INSERT INTO counter VALUES (0)"))
+
+    async def increment() -> None:
         async with database.unit_of_work() as uow:
-            await uow.session.execute(text("CREATE TABLE counter (n INTEGER)"))
-            await uow.session.execute(text("INSERT INTO counter VALUES (0)"))
+            n = (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one()
+            await asyncio.sleep(0)  # let the other tasks try to get in between
+            await uow.session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
 
-        async def increment() -> None:
-            async with database.unit_of_work() as uow:
-                n = (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one()
-                await asyncio.sleep(0)  # let the other tasks try to get in between
-                await uow.session.execute(text("UPDATE counter SET n = :n"), {"n": n + 1})
-
-        await asyncio.gather(*(increment() for _ in range(50)))
-        async with database.unit_of_work() as uow:
-            assert (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one() == 50
-    finally:
-        await database.dispose()
+    await asyncio.gather(*(increment() for _ in range(50)))
+    async with database.unit_of_work() as uow:
+        assert (await uow.session.execute(text("SELECT n FROM counter"))).scalar_one() == 50
 
 
-async def test_searches_read_on_a_worker_thread_and_cannot_write(tmp_path: Path) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'search.db'}")
-    try:
-        async with database.unit_of_work() as uow:
-            await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
-            await uow.session.execute(text("INSERT INTO note VALUES ('committed')"))
-        assert database.search_engine is not None
-        async with database.search_engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.create_function("thread_ident", 0, threading.get_ident)
-            ran_on = (await conn.execute(text("SELECT thread_ident()"))).scalar_one()
-        assert ran_on != threading.get_ident()
+async def test_searches_read_on_a_worker_thread_and_cannot_write(database: Database) -> None:
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+        await uow.session.execute(text("INSERT INTO note VALUES ('committed')"))
+    assert database.search_engine is not None
+    assert await _thread_running_statements(database.search_engine) != threading.get_ident()
 
+    async with database.search() as uow:
+        assert (await uow.session.execute(text("SELECT body FROM note"))).scalar_one() == "committed"
+    with pytest.raises(Unavailable) as refused:
         async with database.search() as uow:
-            assert (await uow.session.execute(text("SELECT body FROM note"))).scalar_one() == "committed"
-        with pytest.raises(Unavailable) as refused:
-            async with database.search() as uow:
-                await uow.session.execute(text("INSERT INTO note VALUES ('sneaked in')"))
-        assert isinstance(refused.value.__cause__, OperationalError)
-        assert "readonly" in str(refused.value.__cause__)
-        async with database.unit_of_work() as uow:
-            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
-    finally:
-        await database.dispose()
+            await uow.session.execute(text("INSERT INTO note VALUES ('sneaked in')"))
+    assert isinstance(refused.value.__cause__, OperationalError)
+    assert "readonly" in str(refused.value.__cause__)
+    async with database.unit_of_work() as uow:
+        assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
 
 
 async def test_a_search_in_progress_keeps_neither_the_writer_nor_the_event_loop_waiting(
-    tmp_path: Path,
+    database: Database,
 ) -> None:
-    database = Database(f"sqlite+aiosqlite:///{tmp_path / 'busy.db'}")
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+    assert database.search_engine is not None
     release = threading.Event()
     try:
-        async with database.unit_of_work() as uow:
-            await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
-        assert database.search_engine is not None
         async with database.search_engine.connect() as conn:
             raw = await conn.get_raw_connection()
             # A "long scan": a SQL function that holds the search's statement until released.
@@ -138,4 +132,3 @@ async def test_a_search_in_progress_keeps_neither_the_writer_nor_the_event_loop_
             assert (await search).scalar_one() == 1
     finally:
         release.set()
-        await database.dispose()
