@@ -53,7 +53,18 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
     # One connection per process: SQLite has one writer anyway, and the pool queue then
     # serialises units of work without "database is locked" errors.
     engine = create_async_engine(url, async_creator=connect, pool_size=1, max_overflow=0, pool_timeout=30)
-    _configure(engine)
+    _on_every_connection(
+        engine,
+        pragmas=(
+            "journal_mode=WAL",
+            # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
+            "synchronous=NORMAL",
+            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            "foreign_keys=ON",
+        ),
+        # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
+        begin="BEGIN IMMEDIATE",
+    )
     return engine
 
 
@@ -64,38 +75,28 @@ SEARCH_CONNECTIONS = 2
 def create_sqlite_search_engine(url: str) -> AsyncEngine:
     """Read-only connections on aiosqlite's worker threads, for reads that may take long."""
     engine = create_async_engine(url, pool_size=SEARCH_CONNECTIONS, max_overflow=0, pool_timeout=30)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    _on_every_connection(
+        engine,
+        pragmas=("query_only=ON", f"busy_timeout={BUSY_TIMEOUT_MS}"),
         # A deferred read transaction: one snapshot for the whole search (its count and its page),
         # and in WAL mode no lock that would keep the writer waiting.
-        connection.exec_driver_sql("BEGIN")
-
+        begin="BEGIN",
+    )
     return engine
 
 
-def _configure(engine: AsyncEngine) -> None:
+def _on_every_connection(engine: AsyncEngine, *, pragmas: tuple[str, ...], begin: str) -> None:
+    """Set ``pragmas`` on each new connection, and open each transaction with ``begin``."""
+
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy's "begin" hook below issue BEGIN itself.
+        # Let the "begin" hook below issue BEGIN itself.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
