@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.lists import one_of
 from tutorhub_messaging.db.models import Conversation
+from tutorhub_messaging.db.prepared import ManyRowsStatement
 from tutorhub_messaging.db.types import utcnow
 
 
@@ -49,7 +50,7 @@ def _active_many(dialect: str) -> Select[Any]:
 # Every join and REST call on a room reads it.
 _GET_ACTIVE = select(Conversation).where(Conversation.id == bindparam("id"), Conversation.is_active.is_(True))
 
-_RECORD_LAST_MESSAGES = (
+_RECORD_LAST_MESSAGES = ManyRowsStatement(
     update(_TABLE)
     .where(_TABLE.c.id == bindparam("b_id"))
     .values(
@@ -57,7 +58,8 @@ _RECORD_LAST_MESSAGES = (
         last_message_preview=bindparam("b_preview"),
         updated_at=bindparam("b_updated"),
         record_version=_TABLE.c.record_version + bindparam("b_count"),
-    )
+    ),
+    ["b_id", "b_at", "b_preview", "b_updated", "b_count"],
 )
 
 
@@ -93,9 +95,8 @@ class ConversationRepository:
     async def record_last_messages(self, latest: Sequence[LastMessage]) -> None:
         """``record_last_message`` for many conversations in one statement (a batch of sends):
         each moves to its newest message, and its version by the number of messages it got."""
-        connection = await self.session.connection()
-        await connection.execute(
-            _RECORD_LAST_MESSAGES,
+        await _RECORD_LAST_MESSAGES.execute(
+            await self.session.connection(),
             [
                 {
                     "b_id": entry.conversation_id,

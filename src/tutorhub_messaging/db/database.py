@@ -21,7 +21,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from tutorhub_messaging.db.sqlite import create_sqlite_engine, create_sqlite_search_engine
+from tutorhub_messaging.db.sqlite import (
+    WalCheckpoints,
+    create_sqlite_engine,
+    create_sqlite_search_engine,
+)
 from tutorhub_messaging.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,8 @@ class Database:
         # Searches that may scan a whole table: on SQLite, read-only connections of their own on
         # worker threads, so a long scan holds up neither the event loop nor the writer.
         self.search_engine = create_sqlite_search_engine(url) if url.startswith("sqlite") else None
+        # SQLite files: the WAL is checkpointed off the event loop (see WalCheckpoints).
+        self.checkpoints = WalCheckpoints(self.engine) if url.startswith("sqlite") else None
         self.search_sessions = (
             async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
             if self.search_engine is not None
@@ -118,6 +124,8 @@ class Database:
             return False
 
     async def dispose(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         await self.engine.dispose()
         if self.search_engine is not None:
             await self.search_engine.dispose()

@@ -17,6 +17,8 @@ single-process default, and PostgreSQL the database for heavy deployments.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -26,6 +28,7 @@ from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # Another process holding the write lock (a second `serve` on the same file, a backup) makes a
 # transaction wait this long for it before failing with 503.
@@ -39,6 +42,12 @@ class InPlaceConnection(aiosqlite.Connection):
         if not self._running or not self._connection:
             raise ValueError("Connection closed")  # what aiosqlite raises, which SQLAlchemy maps
         return fn(*args, **kwargs)
+
+    async def on_worker_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """``fn(connection)`` on aiosqlite's worker thread, the way aiosqlite runs every call: for
+        the rare call that may take long (a checkpoint), while the event loop carries on."""
+        result: T = await super()._execute(fn, self._conn)  # type: ignore[no-untyped-call]
+        return result
 
 
 def create_sqlite_engine(url: str) -> AsyncEngine:
@@ -61,6 +70,8 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
             "synchronous=NORMAL",
             f"busy_timeout={BUSY_TIMEOUT_MS}",
             "foreign_keys=ON",
+            # Checkpoints run off the event loop instead (WalCheckpoints below).
+            "wal_autocheckpoint=0",
         ),
         # IMMEDIATE takes the write lock up front, so two processes never deadlock on an upgrade.
         begin="BEGIN IMMEDIATE",
@@ -100,3 +111,83 @@ def _on_every_connection(engine: AsyncEngine, *, pragmas: tuple[str, ...], begin
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql(begin)
+
+
+# A checkpoint after this many commits: under inbox load a commit appends ~50-200 pages to the WAL.
+CHECKPOINT_EVERY_COMMITS = 200
+# The catching-up passes stop once one copied fewer pages than this, or after this many passes.
+CATCH_UP_PAGES = 256
+CATCH_UP_PASSES = 4
+
+
+class WalCheckpoints:
+    """Checkpoints of the writer's WAL, off the event loop and mostly alongside the writer.
+
+    A checkpoint copies the pages the WAL holds into the database file and syncs it. SQLite runs
+    one itself inside the commit that takes the WAL past 1,000 pages: here that is on the event
+    loop's thread, and the copy of thousands of pages stalled every socket of the process (inbox
+    traffic at 1,400 msg/s: p99 88-305 ms with it, 46-50 ms without; docs/decisions/performance.md).
+    So the writer's automatic checkpoints are off, and every ``CHECKPOINT_EVERY_COMMITS`` commits a
+    task checkpoints in two steps:
+
+    1. Catching up, on a connection of its own on aiosqlite's worker thread, while the writer
+       carries on: PASSIVE checkpoints that copy what was committed before each began, repeated
+       while one still had much to copy.
+    2. Finishing, holding the writer's connection as a unit of work would (units of work wait for
+       it at the pool, the event loop does not): one more PASSIVE checkpoint copies the few pages
+       committed during step 1. With nothing written meanwhile the WAL is then fully copied, so
+       the next write starts it over; checkpoints that only ever raced the writer could leave
+       the WAL growing for as long as the traffic lasts.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, every: int = CHECKPOINT_EVERY_COMMITS) -> None:
+        self.engine = engine
+        self.database = engine.url.database or ""
+        self.every = every
+        self.commits = 0
+        self.completed = 0
+        self._side: aiosqlite.Connection | None = None
+        self._running: asyncio.Task[None] | None = None
+        event.listen(engine.sync_engine, "commit", self._on_commit)
+
+    def _on_commit(self, _connection: Any) -> None:
+        self.commits += 1
+        if self.commits >= self.every and self._running is None:
+            self.commits = 0
+            self._running = asyncio.get_running_loop().create_task(self._checkpoint())
+
+    async def _checkpoint(self) -> None:
+        try:
+            if self._side is None:
+                self._side = await aiosqlite.connect(self.database)
+            copied_before = None
+            for _ in range(CATCH_UP_PASSES):
+                async with self._side.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
+                    _busy, _in_wal, copied = await cursor.fetchone() or (0, 0, 0)
+                if copied_before is not None and copied - copied_before < CATCH_UP_PAGES:
+                    break
+                copied_before = copied
+            async with self.engine.connect() as connection:
+                raw = await connection.get_raw_connection()
+                driver = raw.driver_connection
+                assert isinstance(driver, InPlaceConnection)
+                await driver.on_worker_thread(_passive_checkpoint)
+            self.completed += 1
+        except Exception as exc:  # the WAL keeps every commit; the next checkpoint tries again
+            log.warning("WAL checkpoint failed: %s", type(exc).__name__)
+        finally:
+            self._running = None
+
+    async def close(self) -> None:
+        """Let a checkpoint in progress finish, and close the side connection."""
+        if self._running is not None:
+            await asyncio.shield(self._running)
+        if self._side is not None:
+            await self._side.close()
+            self._side = None
+
+
+def _passive_checkpoint(connection: sqlite3.Connection) -> None:
+    # PASSIVE never waits on a lock: with the writer's connection held, only a long reader on
+    # another connection (a search) can keep frames back, and the next checkpoint copies them.
+    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()

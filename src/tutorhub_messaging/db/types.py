@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.sqlite import DATETIME as SQLITE_DATETIME
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -20,11 +21,28 @@ JsonType = JSON().with_variant(JSONB(), "postgresql")
 SequenceKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
+class _SqliteDateTime(SQLITE_DATETIME):
+    """SQLite's DATETIME text (``2026-11-22 10:30:00.123000``), written by ``isoformat``: the same
+    text as SQLAlchemy's ``%``-formatting of seven fields, in less than half the time (three
+    timestamps per stored message)."""
+
+    def bind_processor(self, dialect: Dialect) -> Any:
+        def process(value: datetime | None) -> str | None:
+            return None if value is None else value.isoformat(" ", "microseconds")
+
+        return process
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """Aware UTC datetimes in Python, stored as UTC (SQLite keeps no zone, so normalise here)."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(_SqliteDateTime())  # type: ignore[no-untyped-call]
+        return super().load_dialect_impl(dialect)
 
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:

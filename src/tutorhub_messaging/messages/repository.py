@@ -33,14 +33,19 @@ from tutorhub_messaging.db.models import (
     Conversation,
     ReadState,
 )
+from tutorhub_messaging.db.prepared import ManyRowsStatement
 from tutorhub_messaging.db.types import UtcDateTime, utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_for
 from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery, TimeFilter
 
 # Older than any message: the lower bound of a room nobody has read yet.
 _NEVER_READ = literal(datetime(1970, 1, 1, tzinfo=UTC), UtcDateTime)
-_INSERT_MESSAGES = insert(typed(Table, ChatMessage.__table__))
-_MARK_READ_MANY: dict[str, Any] = {}
+_MESSAGE_TABLE = typed(Table, ChatMessage.__table__)
+# Every column but the generated ``seq``: the values ``message_row`` builds.
+_INSERT_MESSAGES = ManyRowsStatement(
+    insert(_MESSAGE_TABLE), [column.key for column in _MESSAGE_TABLE.columns if column.key != "seq"]
+)
+_MARK_READ_MANY: dict[str, ManyRowsStatement] = {}
 # Built once: every join reads a history page and then what arrived after it.
 _IN_ROOM = (ChatMessage.room_id == bindparam("room"), ChatMessage.is_active.is_(True))
 _LIMIT, _OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
@@ -68,9 +73,8 @@ class MessageRepository:
     async def add_rows(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many messages in one statement (a batch of sends), in the given order, so their
         ``seq`` follows it. Column values as ``ChatMessage`` takes them."""
-        # Core execution on the unit of work's connection: no ORM bookkeeping for plain rows.
-        connection = await self.session.connection()
-        await connection.execute(_INSERT_MESSAGES, list(rows))
+        # On the unit of work's connection, prepared once: no ORM bookkeeping for plain rows.
+        await _INSERT_MESSAGES.execute(await self.session.connection(), rows)
 
     async def get_active(self, message_id: str) -> ChatMessage | None:
         return await self.session.scalar(
@@ -184,20 +188,22 @@ class ReadStateRepository:
         if stmt is None:
             # Built once per dialect: it runs for every batch of hub sends.
             table = typed(Table, ReadState.__table__)
-            stmt = insert_for(self.session, table)
+            upsert = insert_for(self.session, table)
             current = table.c.last_read_at
-            newer = excluded(stmt, "last_read_at")
-            stmt = _MARK_READ_MANY[dialect] = stmt.on_conflict_do_update(
+            newer = excluded(upsert, "last_read_at")
+            upsert = upsert.on_conflict_do_update(
                 index_elements=["room_id", "user_id"],
                 set_={
                     "last_read_at": case((newer > current, newer), else_=current),
-                    "updated_at": excluded(stmt, "updated_at"),
+                    "updated_at": excluded(upsert, "updated_at"),
                 },
             )
+            stmt = _MARK_READ_MANY[dialect] = ManyRowsStatement(
+                upsert, ["room_id", "user_id", "last_read_at", "updated_at"]
+            )
         now = utcnow()
-        connection = await self.session.connection()
-        await connection.execute(
-            stmt,
+        await stmt.execute(
+            await self.session.connection(),
             [{"room_id": r, "user_id": u, "last_read_at": at, "updated_at": now} for r, u, at in marks],
         )
 
