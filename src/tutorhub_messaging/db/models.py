@@ -76,8 +76,17 @@ class ChatMessage(RecordMixin, Base):
         # Unread counts: a room's active messages after a time.
         Index(None, "room_id", "is_active", "timestamp"),
         Index(None, "sender_id"),
-        # Idempotent sends: one stored message per (room, sender, clientMessageId).
-        UniqueConstraint("room_id", "sender_id", "client_message_id"),
+        # Idempotent sends: one stored message per (room, sender, clientMessageId). Partial: the
+        # many messages without a clientMessageId get no entry (no page written for them).
+        Index(
+            "uq_chat_message_client_message_id",
+            "room_id",
+            "sender_id",
+            "client_message_id",
+            unique=True,
+            sqlite_where=text("client_message_id IS NOT NULL"),
+            postgresql_where=text("client_message_id IS NOT NULL"),
+        ),
     )
 
     # Internal insertion order; the public key is the UUID `id`.

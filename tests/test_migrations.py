@@ -1,0 +1,120 @@
+"""Migrations on the suite's kind of database (SQLite, or PostgreSQL when configured): the schema
+they build is the models' schema, and upgrading a database that already holds messages keeps every
+message and the clientMessageId rule."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import POSTGRES_URL, _admin_execute
+from tutorhub_messaging.db.migrate import alembic_config
+from tutorhub_messaging.db.models import Base
+from tutorhub_messaging.db.types import UtcDateTime
+
+_INSERT = sa.text(
+    "INSERT INTO chat_message (id, room_id, sender_id, message_type, message_type_idx, content,"
+    " timestamp, forwarded, client_message_id, is_active, record_version, created_at, updated_at)"
+    " VALUES (:id, :room, :sender, 'text', 0, '{\"body\": \"hi\"}', :at, false, :client_id, true, 0,"
+    " :at, :at)"
+).bindparams(sa.bindparam("at", type_=UtcDateTime()))
+_ROOM = str(uuid.uuid4())
+_SENDER = str(uuid.uuid4())
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path) -> Iterator[str]:
+    """An empty database of the suite's kind, for migrating step by step."""
+    if POSTGRES_URL:
+        name = f"tutorhub_migrate_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        asyncio.run(_admin_execute(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        asyncio.run(_admin_execute(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+
+
+def _insert(conn: sa.Connection, client_id: str | None) -> None:
+    conn.execute(
+        _INSERT,
+        {
+            "id": str(uuid.uuid4()),
+            "room": _ROOM,
+            "sender": _SENDER,
+            "at": datetime(2026, 11, 22, 10, 30, tzinfo=UTC),
+            "client_id": client_id,
+        },
+    )
+
+
+def _run_sync(url: str, work: Any) -> Any:
+    """``work(connection)`` on the async engine's connection (the drivers the service uses)."""
+
+    async def run() -> Any:
+        engine = create_async_engine(url)
+        try:
+            async with engine.begin() as conn:
+                return await conn.run_sync(work)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def test_the_migrated_schema_is_the_models_schema(fresh_url: str) -> None:
+    command.upgrade(alembic_config(fresh_url), "head")
+
+    def differences(conn: sa.Connection) -> list[Any]:
+        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        return list(compare_metadata(context, Base.metadata))
+
+    assert _run_sync(fresh_url, differences) == []
+
+
+def test_upgrading_keeps_messages_and_the_client_message_id_rule(fresh_url: str) -> None:
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0001")
+
+    def store_before(conn: sa.Connection) -> list[Any]:
+        for client_id in (None, None, "client-1"):
+            _insert(conn, client_id)
+        return list(conn.execute(sa.text("SELECT seq, id, client_message_id FROM chat_message ORDER BY seq")))
+
+    before = _run_sync(fresh_url, store_before)
+
+    command.upgrade(config, "head")
+
+    def read(conn: sa.Connection) -> list[Any]:
+        return list(conn.execute(sa.text("SELECT seq, id, client_message_id FROM chat_message ORDER BY seq")))
+
+    assert _run_sync(fresh_url, read) == before
+
+    # Messages without a clientMessageId are never duplicates of each other...
+    _run_sync(fresh_url, lambda conn: _insert(conn, None))
+    # ...and the same clientMessageId from the same sender in the same room is still refused.
+    with pytest.raises(sa.exc.IntegrityError):
+        _run_sync(fresh_url, lambda conn: _insert(conn, "client-1"))
+    assert len(_run_sync(fresh_url, read)) == 4
+
+
+def test_downgrading_restores_the_unique_constraint(fresh_url: str) -> None:
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "head")
+    _run_sync(fresh_url, lambda conn: _insert(conn, "client-1"))
+    command.downgrade(config, "0001")
+
+    with pytest.raises(sa.exc.IntegrityError):
+        _run_sync(fresh_url, lambda conn: _insert(conn, "client-1"))
+    _run_sync(fresh_url, lambda conn: _insert(conn, None))
