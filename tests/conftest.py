@@ -6,9 +6,6 @@ Each test session migrates its own throwaway database; tables are emptied betwee
 
 from __future__ import annotations
 
-import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +14,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tests.support.databases import throwaway_database
 from tests.support.live import live_server
 from tests.support.sockets import Sockets
 from tests.support.users import TEST_SECRET, User
@@ -25,31 +23,12 @@ from tutorhub_messaging.db.migrate import upgrade
 from tutorhub_messaging.db.models import Base
 from tutorhub_messaging.settings import Settings, load_settings
 
-POSTGRES_URL = os.environ.get("MESSAGING_TEST_POSTGRES_URL")
 TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]
-
-
-async def _admin_execute(url: str, statement: str) -> None:
-    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(text(statement))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if POSTGRES_URL:
-        name = f"tutorhub_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_admin_execute(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
-        url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-        upgrade(url)
-        yield url
-        asyncio.run(_admin_execute(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        path = tmp_path_factory.mktemp("db") / "messaging.db"
-        url = f"sqlite+aiosqlite:///{path}"
+    with throwaway_database(tmp_path_factory.mktemp("db"), "tutorhub_test") as url:
         upgrade(url)
         yield url
 

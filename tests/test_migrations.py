@@ -5,7 +5,6 @@ message and the clientMessageId rule."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import POSTGRES_URL, _admin_execute
+from tests.support.databases import throwaway_database
 from tutorhub_messaging.db.migrate import alembic_config
 from tutorhub_messaging.db.models import Base
 from tutorhub_messaging.db.types import UtcDateTime
@@ -37,13 +36,8 @@ _SENDER = str(uuid.uuid4())
 @pytest.fixture
 def fresh_url(tmp_path: Path) -> Iterator[str]:
     """An empty database of the suite's kind, for migrating step by step."""
-    if POSTGRES_URL:
-        name = f"tutorhub_migrate_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-        asyncio.run(_admin_execute(POSTGRES_URL, f'CREATE DATABASE "{name}"'))
-        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
-        asyncio.run(_admin_execute(POSTGRES_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    else:
-        yield f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+    with throwaway_database(tmp_path, "tutorhub_migrate") as url:
+        yield url
 
 
 def _insert(conn: sa.Connection, client_id: str | None) -> None:
