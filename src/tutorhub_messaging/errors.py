@@ -34,6 +34,14 @@ class Unauthenticated(AppError):
     default_key = "errMsg_loginRequired"
 
 
+class TokenExpiredError(Unauthenticated):
+    """Still a 401, with its own code and key so a client knows to refresh its token and retry."""
+
+    code = "TOKEN_EXPIRED"
+    default_message = "The token has expired"
+    default_key = "errMsg_tokenExpired"
+
+
 class Forbidden(AppError):
     status = 403
     code = "NOT_AUTHORIZED"

@@ -30,7 +30,7 @@ from tutorhub_messaging.hub.transport import (
     end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
+from tutorhub_messaging.identity.tokens import InvalidToken, TokenExpired, strip_bearer
 from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
@@ -133,6 +133,9 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)
+    except TokenExpired:
+        # The guides' text, plus a reason the client can act on: ``err.data.code``.
+        raise SocketRefused("Invalid token", {"code": "TOKEN_EXPIRED"}) from None
     except InvalidToken:
         raise SocketRefused("Invalid token") from None
     except Unavailable:

@@ -27,6 +27,14 @@ class InvalidToken(Exception):
     """The token is malformed, expired, wrongly signed or of a refused algorithm."""
 
 
+class TokenExpired(InvalidToken):
+    """A correctly signed token past its ``exp``: the client should get a fresh one and retry.
+
+    Still an ``InvalidToken`` (the guides' texts do not change), but surfaces tell it apart so a
+    client knows to refresh rather than to log the user out.
+    """
+
+
 @dataclass(frozen=True)
 class TokenKeys:
     hs256_secret: str | None
@@ -80,6 +88,8 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             options={"require": [], "verify_aud": False},
             leeway=5,
         )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return claims
