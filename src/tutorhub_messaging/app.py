@@ -20,7 +20,7 @@ from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimit
 from tutorhub_messaging.hub.server import build_hub
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
-from tutorhub_messaging.logs import configure_logging
+from tutorhub_messaging.logs import configure_logging, flush_logging
 from tutorhub_messaging.ops.endpoints import router as ops_router
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
@@ -61,6 +61,7 @@ def create_fastapi(context: AppContext) -> FastAPI:
         if context.redis is not None:
             await context.redis.aclose()
         await context.db.dispose()
+        flush_logging()  # a worker stopped by a signal runs no exit handlers
 
     app = FastAPI(
         title="TutorHub messaging",
@@ -108,7 +109,7 @@ def create_app(settings: Settings | None = None) -> Any:
     if settings is None:
         # Called by uvicorn as the factory, possibly in a fresh worker process: log as JSON there too.
         settings = get_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     context = build_context(settings)
     api = create_fastapi(context)
     sio = build_hub(context)

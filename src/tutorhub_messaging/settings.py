@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as EnvironmentReadError
 
@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 # Used only when MESSAGING_ENV=development and no secret is configured; production refuses it.
 DEV_JWT_SECRET = "tutorhub-messaging-development-secret-do-not-use-in-production"
 DEFAULT_SYSTEM_ADMIN_ID = "00000000-0000-4000-8000-000000000001"
+# An HS256 key shorter than its 256-bit output is guessable offline from one token (RFC 7518 §3.2).
+MIN_HS256_SECRET_BYTES = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -61,10 +64,26 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # Logging: one JSON access line per REST request; log lines wait in a bounded queue so a
+    # stalled log reader never blocks the service (lines past the bound are dropped and counted).
+    access_log: bool = True
+    log_queue_lines: PositiveInt = 10_000
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_log_level(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:
             secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            if secret and len(secret.encode()) < MIN_HS256_SECRET_BYTES:
+                raise ValueError(
+                    f"MESSAGING_JWT_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes in production"
+                )
             if not secret and self.jwt_public_key_file is None:
                 raise ValueError(
                     "MESSAGING_JWT_SECRET or MESSAGING_JWT_PUBLIC_KEY_FILE is required in production"
@@ -89,6 +108,12 @@ class Settings(BaseSettings):
         if self.env is Environment.DEVELOPMENT:
             return DEV_JWT_SECRET
         return None
+
+    @property
+    def short_secret(self) -> bool:
+        """A configured HS256 key below the safe length (refused in production, warned about here)."""
+        secret = self.hs256_secret
+        return secret is not None and len(secret.encode()) < MIN_HS256_SECRET_BYTES
 
     @property
     def uses_dev_secret(self) -> bool:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from tutorhub_messaging.identity.principal import SUPER_ADMIN, Principal
 from tutorhub_messaging.settings import Settings
@@ -21,6 +23,10 @@ from tutorhub_messaging.settings import Settings
 M2M_TOKEN_NAME = "tutorhub-m2m-token"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_TOKEN_LENGTH = 8192
+
+# The key's length is checked once, at start (``Settings``: refused in production below 32 bytes,
+# one warning line in development); PyJWT would repeat it as a two-line warning per process.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 class InvalidToken(Exception):

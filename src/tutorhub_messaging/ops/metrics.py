@@ -15,3 +15,6 @@ SEND_TO_BROADCAST = Histogram(
     "From receiving a send to handing its broadcast to the transport",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+LOG_LINES_DROPPED = Counter(
+    "messaging_log_lines_dropped_total", "Log lines dropped because the log queue was full (a stalled reader)"
+)
