@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> Any:
     sio = build_hub(context)
     inner = socketio.ASGIApp(
         sio,
-        other_asgi_app=RequestContext(api, settings.max_body_bytes),
+        other_asgi_app=RequestContext(api, settings.max_body_bytes, log_access=settings.access_log),
         socketio_path="socket.io",
     )
     app = PrefixStrip(inner)

@@ -269,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="lifetime in seconds; 0 with --role superAdmin: no expiry (default: %(default)s, one hour)",
     )
     token.add_argument(
-        "--m2m", action="store_true", help="print a service (M2M) token instead of a user token"
+        "--m2m", action="store_true", help="print a service (M2M) token (default: a user token)"
     )
     token.add_argument("--service", metavar="NAME", help="the calling service's name, required with --m2m")
     token.set_defaults(func=cmd_token)
