@@ -154,6 +154,9 @@ async def create_conversation(uow: UnitOfWork, principal: Principal, body: Creat
                 key="errMsg_notAParticipant",
             )
         enrollment = await _check_enrollment(uow.session, body)
+    # Names of users come from the directory (what their own tokens and the user service say);
+    # only an admin may name the participants in the body.
+    given_a, given_b = (body.participantAName, body.participantBName) if principal.is_admin else (None, None)
     return await find_or_create(
         uow.session,
         NewConversation(
@@ -162,8 +165,8 @@ async def create_conversation(uow: UnitOfWork, principal: Principal, body: Creat
             participant_b=body.participantB,
             owner=principal.user_id,
             enrollment_id=enrollment.id if enrollment else None,
-            participant_a_name=body.participantAName or (enrollment.student_name if enrollment else None),
-            participant_b_name=body.participantBName or (enrollment.tutor_name if enrollment else None),
+            participant_a_name=given_a or (enrollment.student_name if enrollment else None),
+            participant_b_name=given_b or (enrollment.tutor_name if enrollment else None),
             course_title=body.courseTitle or (enrollment.course_title if enrollment else None),
         ),
     )
