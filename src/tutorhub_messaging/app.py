@@ -21,6 +21,7 @@ from tutorhub_messaging.hub.server import build_hub
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging, flush_logging
+from tutorhub_messaging.ops.docs import router as docs_router
 from tutorhub_messaging.ops.endpoints import router as ops_router
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
@@ -69,6 +70,8 @@ def create_fastapi(context: AppContext) -> FastAPI:
         description="Conversations, chat messages and the realtime chat hub of TutorHub.",
         default_response_class=JsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # served by ``ops.docs`` from an installed package, not a CDN
+        redoc_url=None,
     )
     app.state.context = context
     app.add_middleware(
@@ -80,6 +83,7 @@ def create_fastapi(context: AppContext) -> FastAPI:
     )
     install_error_handlers(app)
     app.include_router(ops_router)
+    app.include_router(docs_router)
     include_routers(app)
     _document_real_errors_only(app)
     return app
