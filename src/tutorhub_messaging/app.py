@@ -18,6 +18,7 @@ from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
+from tutorhub_messaging.idempotency.pruning import install_pruning
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> Any:
     context = build_context(settings)
     api = create_fastapi(context)
     sio = build_hub(context)
+    install_pruning(context)
     inner = socketio.ASGIApp(
         sio,
         other_asgi_app=RequestContext(api, settings.max_body_bytes),

@@ -13,7 +13,7 @@ from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.identity.directory import DirectoryRefresher
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.messages.service import MessageRules
-from tutorhub_messaging.realtime import RoomNotifier, SilentNotifier
+from tutorhub_messaging.realtime import HubControl, RoomNotifier, SilentHubControl, SilentNotifier
 from tutorhub_messaging.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,6 +29,7 @@ class AppContext:
     rate_limiter: RateLimiter
     directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
+    hub_control: HubControl = field(default_factory=SilentHubControl)
     redis: Redis | None = None
     # Work to run when the server starts and stops (background tasks of the hub).
     on_startup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

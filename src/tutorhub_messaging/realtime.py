@@ -22,3 +22,23 @@ class SilentNotifier:
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
     ) -> None:
         return None
+
+
+class HubControl(Protocol):
+    """What services may ask of the hub beyond announcing: both act on every process."""
+
+    async def close_room(self, room_id: str) -> None:
+        """The room was closed: each socket in it gets ``hub:error ROOM_NOT_ELIGIBLE`` and leaves."""
+
+    async def disconnect_user(self, user_id: str) -> None:
+        """Disconnect every socket of the user."""
+
+
+class SilentHubControl:
+    """Controls nothing: for tools and tests that run services without a hub."""
+
+    async def close_room(self, room_id: str) -> None:
+        return None
+
+    async def disconnect_user(self, user_id: str) -> None:
+        return None

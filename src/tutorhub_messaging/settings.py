@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # Idempotency-Key on service calls: how long a key's first answer is replayed, and how often
+    # each process deletes the keys past that.
+    idempotency_key_ttl_seconds: PositiveInt = 86_400
+    idempotency_prune_interval_seconds: PositiveInt = 600
+    # Erasing a user: their messages are rewritten this many at a time (one unit of work).
+    erasure_batch_size: PositiveInt = 500
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:

@@ -17,6 +17,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
@@ -74,6 +75,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     context.notifier = notifier
     state = hub_state(context)
     hub = HubRuntime(sio, context, state, notifier)
+    context.hub_control = HubClosing(hub)
     install_liveness(hub)
     ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
     close_on_malformed_packets(sio)

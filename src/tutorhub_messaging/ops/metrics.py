@@ -15,3 +15,11 @@ SEND_TO_BROADCAST = Histogram(
     "From receiving a send to handing its broadcast to the transport",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+# Service calls made with an Idempotency-Key: stored (did the work), replayed, reused (409),
+# refused (malformed or too long: 400); and expired keys deleted.
+IDEMPOTENCY_KEYS = Counter(
+    "messaging_idempotency_keys_total", "Service calls with an Idempotency-Key, by outcome", ["outcome"]
+)
+IDEMPOTENCY_KEYS_PRUNED = Counter(
+    "messaging_idempotency_keys_pruned_total", "Expired idempotency keys deleted"
+)
