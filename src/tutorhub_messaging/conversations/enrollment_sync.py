@@ -19,6 +19,7 @@ from tutorhub_messaging.conversations.service import (
     OPEN,
     STUDENT_TUTOR,
     NewConversation,
+    change_conversation,
     check_participants_differ,
     find_or_create,
 )
@@ -56,8 +57,8 @@ async def _reconcile_pair(
     active = await EnrollmentRepository(session).active_for_pair(student_id, tutor_user_id)
     if not active:
         if conversation is not None:
-            await conversations.change(
-                conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
+            await change_conversation(
+                session, conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
             )
         return conversation
 
@@ -77,7 +78,8 @@ async def _reconcile_pair(
             ),
         )
         conversation = found.conversation
-    await conversations.change(
+    await change_conversation(
+        session,
         conversation,
         status=OPEN,
         status_idx=CONVERSATION_STATUSES.index(OPEN),
