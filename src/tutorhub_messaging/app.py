@@ -23,6 +23,7 @@ from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging
 from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -35,9 +36,15 @@ log = logging.getLogger(__name__)
 def build_context(settings: Settings) -> AppContext:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     session_redis = redis if settings.session_store is SessionStore.REDIS else None
+    outbox = outbox_options(settings)
     return AppContext(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        db=Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            session_info={OPTIONS_KEY: outbox},
+        ),
+        outbox=outbox,
         authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
         hub=CHAT_HUB,
         rate_limiter=(

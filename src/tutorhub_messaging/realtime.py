@@ -5,6 +5,7 @@ The hub implements this; services never import the Socket.IO server.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any, Protocol
 
 
@@ -22,6 +23,18 @@ class SilentNotifier:
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
     ) -> None:
         return None
+
+
+class RoomPresence(Protocol):
+    async def users_in_rooms(self, room_ids: Collection[str]) -> dict[str, set[str]]:
+        """For each room, the users with at least one socket joined to it (on any process)."""
+
+
+class NobodyPresent:
+    """Presence without a hub: nobody is ever in a room."""
+
+    async def users_in_rooms(self, room_ids: Collection[str]) -> dict[str, set[str]]:
+        return {}
 
 
 class HubControl(Protocol):

@@ -1,13 +1,13 @@
 """Closing a conversation: the one place a conversation's status becomes ``closed``.
 
-Once the unit of work commits, the hub is told, so every socket in the room (on every process)
+The change records ``conversation.updated`` in the outbox. Once the unit of work commits, the hub is told, so every socket in the room (on every process)
 gets ``hub:error ROOM_NOT_ELIGIBLE`` and leaves it. Reopening needs nothing from the hub: a
 closed room only refuses joins and sends because of its status.
 """
 
 from __future__ import annotations
 
-from tutorhub_messaging.conversations.repository import ConversationRepository
+from tutorhub_messaging.conversations.service import change_conversation
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import CONVERSATION_STATUSES, Conversation
 from tutorhub_messaging.realtime import HubControl
@@ -17,8 +17,8 @@ CLOSED = "closed"
 
 async def close_conversation(uow: UnitOfWork, hub_control: HubControl, conversation: Conversation) -> bool:
     """Close the conversation; False when it was closed already (nothing changes, nobody is told)."""
-    changed = await ConversationRepository(uow.session).change(
-        conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
+    changed = await change_conversation(
+        uow.session, conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
     )
     if changed:
         room_id = conversation.id

@@ -18,6 +18,7 @@ from tutorhub_messaging.conversations.service import (
     OPEN,
     STUDENT_TUTOR,
     NewConversation,
+    change_conversation,
     check_participants_differ,
     find_or_create,
 )
@@ -79,7 +80,8 @@ async def _reconcile_pair(
             ),
         )
         conversation = found.conversation
-    await conversations.change(
+    await change_conversation(
+        session,
         conversation,
         status=OPEN,
         status_idx=CONVERSATION_STATUSES.index(OPEN),

@@ -22,7 +22,7 @@ from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
-from tutorhub_messaging.hub.state import SocketRef
+from tutorhub_messaging.hub.state import SocketRef, StatePresence
 from tutorhub_messaging.hub.transport import (
     ConnectTimeout,
     NamespaceNotifier,
@@ -74,6 +74,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
     context.notifier = notifier
     state = hub_state(context)
+    context.outbox.presence = StatePresence(state)
     hub = HubRuntime(sio, context, state, notifier)
     context.hub_control = HubClosing(hub)
     install_liveness(hub)

@@ -1,7 +1,7 @@
 """idempotency keys of service calls
 
 Revision ID: 0003_idempotency_keys
-Revises: 0002
+Revises: 0003_outbox
 
 One row per (calling service, Idempotency-Key): the fingerprint of the request and the first
 answer (status and body), kept until ``expires_at`` and then pruned.
@@ -15,7 +15,7 @@ from alembic import op
 from tutorhub_messaging.db.types import UtcDateTime
 
 revision: str = "0003_idempotency_keys"
-down_revision: str | None = "0002"
+down_revision: str | None = "0003_outbox"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
