@@ -1,8 +1,9 @@
 """Closing a conversation: the one place a conversation's status becomes ``closed``.
 
-The change records ``conversation.updated`` in the outbox. Once the unit of work commits, the hub is told, so every socket in the room (on every process)
-gets ``hub:error ROOM_NOT_ELIGIBLE`` and leaves it. Reopening needs nothing from the hub: a
-closed room only refuses joins and sends because of its status.
+The change records ``conversation.updated`` in the outbox. Once the unit of work commits, the
+hub is told, so every socket in the room (on every process) gets ``hub:error ROOM_NOT_ELIGIBLE``
+and leaves it. Reopening needs nothing from the hub: a closed room only refuses joins and sends
+because of its status.
 """
 
 from __future__ import annotations
