@@ -22,10 +22,14 @@ async def close_conversation(uow: UnitOfWork, hub_control: HubControl, conversat
         uow.session, conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
     )
     if changed:
-        room_id = conversation.id
-
-        async def _tell_sockets() -> None:
-            await hub_control.close_room(room_id)
-
-        uow.after_commit(_tell_sockets)
+        tell_hub_closed(uow, hub_control, conversation.id)
     return changed
+
+
+def tell_hub_closed(uow: UnitOfWork, hub_control: HubControl, room_id: str) -> None:
+    """Once the unit of work commits, the sockets in the room are told and leave it."""
+
+    async def _tell_sockets() -> None:
+        await hub_control.close_room(room_id)
+
+    uow.after_commit(_tell_sockets)
