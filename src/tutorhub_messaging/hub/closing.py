@@ -10,11 +10,9 @@ be joined again: nothing about the closing is remembered but the room's status.
 from __future__ import annotations
 
 from tutorhub_messaging.errors import RoomNotEligible
-from tutorhub_messaging.hub.membership import remove_user
+from tutorhub_messaging.hub.membership import ROOM_CLOSED, remove_user
 from tutorhub_messaging.hub.protocol import ERROR, render_error
 from tutorhub_messaging.hub.runtime import HubRuntime
-
-CLOSED_MESSAGE = "This conversation was closed"
 
 
 class HubClosing:
@@ -27,7 +25,7 @@ class HubClosing:
         hub = self.hub
         for member in await hub.state.members(room_id):
             for socket in await remove_user(hub, room_id, member.user_id):
-                await hub.to_socket(socket, ERROR, render_error(RoomNotEligible(CLOSED_MESSAGE), room_id))
+                await hub.to_socket(socket, ERROR, render_error(RoomNotEligible(ROOM_CLOSED), room_id))
 
     async def disconnect_user(self, user_id: str) -> None:
         hub = self.hub
