@@ -26,3 +26,4 @@ WEBHOOK_DEAD_LETTERS = Counter(
     "Webhook deliveries given up after the retry budget (MESSAGING_WEBHOOK_RETRY_BUDGET_SECONDS)",
 )
 WEBHOOK_PRUNED = Counter("messaging_outbox_pruned_total", "Delivered events and deliveries pruned")
+WEBHOOK_DEAD = Gauge("messaging_webhook_dead_deliveries", "Dead-lettered webhook deliveries kept for replay")
