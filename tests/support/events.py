@@ -119,3 +119,20 @@ def check_story_events(events: list[dict[str, Any]], story: Story, student: User
     assert closed["previous"]["id"] == story.room
     for event in (created, offline, online, edited, deleted, silenced, lifted, read, closed):
         assert "recipients" in event if event["type"] == "chatMessage.created" else "recipients" not in event
+
+
+async def room_order(app: Any) -> dict[str, list[str]]:
+    """Each room's event ids in commit order (what an endpoint must receive them in)."""
+    order: dict[str, list[str]] = {}
+    for row in await outbox_rows(app):
+        order.setdefault(row.aggregateid, []).append(row.id)
+    return order
+
+
+def received_per_room(events: list[dict[str, Any]], rooms: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The ids an endpoint acknowledged, per room, in arrival order."""
+    room_of = {event_id: room for room, ids in rooms.items() for event_id in ids}
+    received: dict[str, list[str]] = {}
+    for event in events:
+        received.setdefault(room_of[event["id"]], []).append(event["id"])
+    return received
