@@ -24,6 +24,7 @@ from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging
 from tutorhub_messaging.ops.endpoints import router as ops_router
 from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
+from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -118,6 +119,9 @@ def create_app(settings: Settings | None = None) -> Any:
         settings = get_settings()
         configure_logging(settings.log_level)
     context = build_context(settings)
+    webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
+    context.on_startup.append(webhooks.start)
+    context.on_shutdown.append(webhooks.stop)
     api = create_fastapi(context)
     sio = build_hub(context)
     install_pruning(context)

@@ -26,6 +26,7 @@ WEBHOOK_DEAD_LETTERS = Counter(
     "Webhook deliveries given up after the retry budget (MESSAGING_WEBHOOK_RETRY_BUDGET_SECONDS)",
 )
 WEBHOOK_PRUNED = Counter("messaging_outbox_pruned_total", "Delivered events and deliveries pruned")
+WEBHOOK_DEAD = Gauge("messaging_webhook_dead_deliveries", "Dead-lettered webhook deliveries kept for replay")
 # Service calls made with an Idempotency-Key: stored (did the work), replayed, reused (409),
 # refused (malformed or too long: 400); and expired keys deleted.
 IDEMPOTENCY_KEYS = Counter(
