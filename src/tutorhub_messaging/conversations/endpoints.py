@@ -148,7 +148,7 @@ async def send_system_message_route(
     response_model=EnrollmentSyncEnvelope,
     responses={
         201: {"model": EnrollmentSyncEnvelope, "description": "The enrollment was not known before"},
-        **error_responses(400, 401, 403),
+        **error_responses(400, 401, 403, 409),
     },
 )
 async def sync_enrollment_route(

@@ -25,7 +25,7 @@ router = APIRouter(tags=["m2m sync"])
     response_model=DirectoryUserEnvelope,
     responses={
         201: {"model": DirectoryUserEnvelope, "description": "The user was not known before"},
-        **error_responses(400, 401, 403),
+        **error_responses(400, 401, 403, 409),
     },
 )
 async def sync_user_route(
