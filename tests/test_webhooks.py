@@ -116,7 +116,7 @@ async def test_every_event_type_arrives_signed_with_the_outbox_payload(
         assert verify_signature(WEBHOOK_SECRET, request.raw, request.headers["X-TutorHub-Signature"])
     capture = os.environ.get("MESSAGING_TEST_CAPTURE_EVENTS")
     if capture:  # the catalogue in docs/integration.md shows a run's events
-        Path(capture).write_text(json.dumps(receiver.delivered, indent=2))
+        await asyncio.to_thread(Path(capture).write_text, json.dumps(receiver.delivered, indent=2))
 
 
 async def test_the_signature_fails_for_another_body_or_another_secret(
@@ -205,9 +205,7 @@ async def test_a_dead_endpoint_never_delays_another(
     await _all_arrive_in_room_order(app, second_receiver)
 
 
-@pytest.mark.parametrize(
-    "settings_overrides", [{"webhook_retry_budget_seconds": 0.6}], indirect=True
-)
+@pytest.mark.parametrize("settings_overrides", [{"webhook_retry_budget_seconds": 0.6}], indirect=True)
 async def test_a_delivery_past_its_retry_budget_is_dead_counted_listed_and_replayable(
     app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver, student: User
 ) -> None:
@@ -218,7 +216,9 @@ async def test_a_delivery_past_its_retry_budget_is_dead_counted_listed_and_repla
     assert {d["eventId"] for d in dead} == ids
     for delivery in dead:
         assert delivery["status"] == "dead"
-        assert delivery["attempts"] >= 2
+        # The budget runs from the event's commit: an event that waited for its room's earlier
+        # one may have had a single attempt left.
+        assert delivery["attempts"] >= 1
         assert delivery["lastStatus"] == 500
         assert delivery["endpoint"] == receiver.url
     metrics = (await client.get("/metrics")).text
