@@ -6,8 +6,11 @@ and pruning."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
+import re
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +33,7 @@ from tests.support.users import User, service_headers
 from tests.support.webhooks import WEBHOOK_SECRET, Receiver, verify_signature, webhook_settings
 
 DELIVERIES = "/v1/m2m/webhook-deliveries"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "integration.md"
 
 
 @pytest.fixture
@@ -116,7 +120,7 @@ async def test_every_event_type_arrives_signed_with_the_outbox_payload(
         assert verify_signature(WEBHOOK_SECRET, request.raw, request.headers["X-TutorHub-Signature"])
     capture = os.environ.get("MESSAGING_TEST_CAPTURE_EVENTS")
     if capture:  # the catalogue in docs/integration.md shows a run's events
-        Path(capture).write_text(json.dumps(receiver.delivered, indent=2))
+        await asyncio.to_thread(Path(capture).write_text, json.dumps(receiver.delivered, indent=2))
 
 
 async def test_the_signature_fails_for_another_body_or_another_secret(
@@ -131,6 +135,55 @@ async def test_the_signature_fails_for_another_body_or_another_secret(
     assert verify_signature(WEBHOOK_SECRET, request.raw, header)
     assert not verify_signature(WEBHOOK_SECRET, request.raw.replace(b"message 0", b"message 1"), header)
     assert not verify_signature("another-secret", request.raw, header)
+
+
+def _documented(language: str, containing: str) -> str:
+    blocks = re.findall(rf"```{language}\n(.*?)```", DOCS.read_text(), re.S)
+    return next(block for block in blocks if containing in block)
+
+
+def _node_check(folder: Path, secret: str, raw: bytes, header: str) -> list[bool]:
+    script = folder / "verify.js"
+    script.write_text(
+        _documented("js", "function verifySignature")
+        + """
+const [secret, body, header] = process.argv.slice(2);
+const raw = Buffer.from(body, "base64");
+const changed = Buffer.concat([raw, Buffer.from(" ")]);
+console.log(JSON.stringify([
+  verifySignature(secret, raw, header),
+  verifySignature(secret, changed, header),
+  verifySignature("another-secret", raw, header),
+]));
+"""
+    )
+    done = subprocess.run(
+        ["node", str(script), secret, base64.b64encode(raw).decode(), header],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    result: list[bool] = json.loads(done.stdout)
+    return result
+
+
+async def test_the_documented_python_and_node_recipes_verify_a_real_delivery(
+    app: Any, hub: Sockets, receiver: Receiver, tmp_path: Path
+) -> None:
+    await _chat(hub, app, rooms=1, per_room=1)
+    await receiver.wait_until(lambda: len(receiver.delivered) >= 1)
+    request = receiver.requests[0]
+    header = request.headers["X-TutorHub-Signature"]
+    namespace: dict[str, Any] = {}
+    exec(_documented("python", "def verify_signature"), namespace)
+    verify = namespace["verify_signature"]
+
+    assert verify(WEBHOOK_SECRET, request.raw, header) is True
+    assert verify(WEBHOOK_SECRET, request.raw + b" ", header) is False
+    assert verify("another-secret", request.raw, header) is False
+    node = await asyncio.to_thread(_node_check, tmp_path, WEBHOOK_SECRET, request.raw, header)
+    assert node == [True, False, False]
 
 
 async def test_a_receiver_down_for_a_while_gets_everything_afterwards_in_room_order(
@@ -205,9 +258,7 @@ async def test_a_dead_endpoint_never_delays_another(
     await _all_arrive_in_room_order(app, second_receiver)
 
 
-@pytest.mark.parametrize(
-    "settings_overrides", [{"webhook_retry_budget_seconds": 0.6}], indirect=True
-)
+@pytest.mark.parametrize("settings_overrides", [{"webhook_retry_budget_seconds": 0.6}], indirect=True)
 async def test_a_delivery_past_its_retry_budget_is_dead_counted_listed_and_replayable(
     app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver, student: User
 ) -> None:
@@ -218,7 +269,9 @@ async def test_a_delivery_past_its_retry_budget_is_dead_counted_listed_and_repla
     assert {d["eventId"] for d in dead} == ids
     for delivery in dead:
         assert delivery["status"] == "dead"
-        assert delivery["attempts"] >= 2
+        # The budget runs from the event's commit: an event that waited for its room's earlier
+        # one may have had a single attempt left.
+        assert delivery["attempts"] >= 1
         assert delivery["lastStatus"] == 500
         assert delivery["endpoint"] == receiver.url
     metrics = (await client.get("/metrics")).text

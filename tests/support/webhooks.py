@@ -48,7 +48,12 @@ class Receiver:
     port: int = field(default_factory=free_port)
     # "ok", "fail" (500) or "hang" (never answers); or a function of the event deciding it.
     mode: str | Callable[[dict[str, Any]], str] = "ok"
+    # Seconds every answer takes (a slow receiver).
+    delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
+    # Event ids that arrived while a request for the same event was still being answered.
+    overlaps: list[str] = field(default_factory=list)
+    _in_flight: set[str] = field(default_factory=set)
     _runner: web.AppRunner | None = None
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -71,15 +76,24 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
-        mode = self.mode(json.loads(raw)) if callable(self.mode) else self.mode
-        if mode == "hang":
-            self.requests.append(Received(dict(request.headers), raw, 0))
+        event = json.loads(raw)
+        if event["id"] in self._in_flight:
+            self.overlaps.append(event["id"])
+        self._in_flight.add(event["id"])
+        try:
+            mode = self.mode(event) if callable(self.mode) else self.mode
+            if mode == "hang":
+                self.requests.append(Received(dict(request.headers), raw, 0))
+                self._changed.set()
+                await asyncio.sleep(3600)
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            status = 500 if mode == "fail" else 204
+            self.requests.append(Received(dict(request.headers), raw, status))
             self._changed.set()
-            await asyncio.sleep(3600)
-        status = 500 if mode == "fail" else 204
-        self.requests.append(Received(dict(request.headers), raw, status))
-        self._changed.set()
-        return web.Response(status=status)
+            return web.Response(status=status)
+        finally:
+            self._in_flight.discard(event["id"])
 
     @property
     def delivered(self) -> list[dict[str, Any]]:
@@ -111,4 +125,12 @@ def webhook_settings(receiver: Receiver, **extra: Any) -> dict[str, Any]:
         "webhook_backoff_initial_seconds": 0.05,
         "webhook_backoff_max_seconds": 0.3,
         **extra,
+    }
+
+
+def webhook_env(receiver: Receiver, **extra: Any) -> dict[str, str]:
+    """``webhook_settings`` as the environment of a service process."""
+    return {
+        f"MESSAGING_{key.upper()}": json.dumps(value) if isinstance(value, list) else str(value)
+        for key, value in webhook_settings(receiver, **extra).items()
     }
