@@ -63,6 +63,12 @@ class Conflict(AppError):
     default_key = "errMsg_conflict"
 
 
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was already used for a different request"
+    default_key = "errMsg_idempotencyKeyReused"
+
+
 class PayloadTooLarge(AppError):
     status = 413
     code = "MESSAGE_TOO_LARGE"

@@ -17,11 +17,12 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
-from tutorhub_messaging.hub.state import SocketRef
+from tutorhub_messaging.hub.state import SocketRef, StatePresence
 from tutorhub_messaging.hub.transport import (
     ConnectTimeout,
     NamespaceNotifier,
@@ -73,7 +74,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
     context.notifier = notifier
     state = hub_state(context)
+    context.outbox.presence = StatePresence(state)
     hub = HubRuntime(sio, context, state, notifier)
+    context.hub_control = HubClosing(hub)
     install_liveness(hub)
     ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
     close_on_malformed_packets(sio)
