@@ -22,6 +22,7 @@ from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging
 from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.origins import CookieOriginGuard
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -73,6 +74,8 @@ def create_fastapi(context: AppContext) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=context.settings.cors_origins,
+        # Credentials (cookies) cross-origin only for origins listed explicitly: never for "*".
+        allow_credentials="*" not in context.settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=["x-request-id"],
@@ -117,7 +120,7 @@ def create_app(settings: Settings | None = None) -> Any:
         other_asgi_app=RequestContext(api, settings.max_body_bytes),
         socketio_path="socket.io",
     )
-    app = PrefixStrip(inner)
+    app = PrefixStrip(CookieOriginGuard(inner, settings.cors_origins))
     app.context = context  # type: ignore[attr-defined]
     app.sio = sio  # type: ignore[attr-defined]
     app.api = api  # type: ignore[attr-defined]

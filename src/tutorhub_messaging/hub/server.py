@@ -32,6 +32,7 @@ from tutorhub_messaging.hub.transport import (
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
 from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
+from tutorhub_messaging.origins import COOKIE_IGNORED
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +131,9 @@ def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool
 async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any]) -> Principal:
     token = handshake_token(auth, environ)
     if token is None:
+        if environ.get("asgi.scope", {}).get(COOKIE_IGNORED):
+            # The only credential was a cookie sent by another site's page.
+            raise SocketRefused("Authentication required", {"code": "COOKIE_FROM_FOREIGN_ORIGIN"})
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)

@@ -52,12 +52,15 @@ class HubPacket(socketio.packet.Packet):  # type: ignore[misc]
 def create_sio(
     settings: Settings, client_manager: socketio.AsyncManager | None = None
 ) -> socketio.AsyncServer:
-    origins: Any = "*" if settings.cors_origins == ["*"] else settings.cors_origins
+    origins: Any = "*" if "*" in settings.cors_origins else settings.cors_origins
     return socketio.AsyncServer(
         async_mode="asgi",
         client_manager=client_manager,
         namespaces="*",  # accept every namespace here, refuse unknown hubs readably in connect
         cors_allowed_origins=origins,
+        # Engine.IO echoes the caller's Origin; with "*" that must not come with
+        # Allow-Credentials, or any site could read a cookie-authenticated polling session.
+        cors_credentials="*" not in settings.cors_origins,
         json=_OrjsonCodec,
         serializer=HubPacket,
         # Above the message limit (with room for JSON escaping and the envelope), so an oversized

@@ -15,3 +15,9 @@ SEND_TO_BROADCAST = Histogram(
     "From receiving a send to handing its broadcast to the transport",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+
+# Hardening against hostile clients: each counts a limit or a refusal when it fires.
+FOREIGN_COOKIES_IGNORED = Counter(
+    "messaging_foreign_origin_cookies_ignored_total",
+    "Requests whose access-token cookie was ignored because they came from a foreign browser origin",
+)
