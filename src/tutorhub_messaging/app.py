@@ -18,6 +18,7 @@ from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
+from tutorhub_messaging.hub.transport import WebsocketFrames
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging
@@ -120,7 +121,7 @@ def create_app(settings: Settings | None = None) -> Any:
         other_asgi_app=RequestContext(api, settings.max_body_bytes),
         socketio_path="socket.io",
     )
-    app = PrefixStrip(CookieOriginGuard(inner, settings.cors_origins))
+    app = PrefixStrip(CookieOriginGuard(WebsocketFrames(inner, sio), settings.cors_origins))
     app.context = context  # type: ignore[attr-defined]
     app.sio = sio  # type: ignore[attr-defined]
     app.api = api  # type: ignore[attr-defined]

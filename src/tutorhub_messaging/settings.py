@@ -61,6 +61,12 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # Hostile clients and unlucky deployments: transport limits.
+    # A socket whose unwritten outgoing packets exceed either bound (it stopped reading) is
+    # disconnected; an empty buffer always takes one packet, however large.
+    socket_buffer_max_bytes: PositiveInt = 8_388_608
+    socket_buffer_max_packets: PositiveInt = 2_000
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:

@@ -23,9 +23,8 @@ from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
 from tutorhub_messaging.hub.state import SocketRef
 from tutorhub_messaging.hub.transport import (
-    ConnectTimeout,
     NamespaceNotifier,
-    close_on_malformed_packets,
+    TransportGuard,
     create_sio,
     end_polls_on_close,
 )
@@ -76,8 +75,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     state = hub_state(context)
     hub = HubRuntime(sio, context, state, notifier)
     install_liveness(hub)
-    ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
-    close_on_malformed_packets(sio)
+    TransportGuard(sio, context.settings)
     end_polls_on_close(sio)
     suffix = context.hub.namespace_suffix
     cleanups: set[asyncio.Task[None]] = set()

@@ -21,3 +21,21 @@ FOREIGN_COOKIES_IGNORED = Counter(
     "messaging_foreign_origin_cookies_ignored_total",
     "Requests whose access-token cookie was ignored because they came from a foreign browser origin",
 )
+OUTBOX_BYTES = Gauge(
+    "messaging_hub_outgoing_buffered_bytes", "Bytes waiting to be written to this process's sockets"
+)
+OUTBOX_PEAK_BYTES = Gauge(
+    "messaging_hub_outgoing_buffer_peak_bytes", "Most bytes one socket has had waiting since the start"
+)
+SLOW_SOCKETS_DISCONNECTED = Counter(
+    "messaging_hub_slow_sockets_disconnected_total",
+    "Sockets disconnected because their outgoing buffer went over its bound (they stopped reading)",
+)
+MALFORMED_TRANSPORTS_CLOSED = Counter(
+    "messaging_hub_malformed_transports_closed_total",
+    "Transports closed because they sent a packet that could not be decoded",
+)
+CONNECT_TIMEOUTS = Counter(
+    "messaging_hub_connect_timeouts_total",
+    "Transports closed because they connected to no namespace within the connect timeout",
+)
