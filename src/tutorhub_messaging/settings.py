@@ -66,6 +66,17 @@ class Settings(BaseSettings):
     # disconnected; an empty buffer always takes one packet, however large.
     socket_buffer_max_bytes: PositiveInt = 8_388_608
     socket_buffer_max_packets: PositiveInt = 2_000
+    # The hub's namespaces, exactly; any other is refused at connect. The third is what the
+    # guide's ChatHub example asks for when its baseUrl already ends in /messaging-api.
+    hub_namespaces: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]{0,255}$")]] = Field(
+        default_factory=lambda: [
+            "/hub/chat",
+            "/messaging-api/hub/chat",
+            "/messaging-api/messaging-api/hub/chat",
+        ],
+        min_length=1,
+        max_length=16,
+    )
 
     @model_validator(mode="after")
     def _check_keys(self) -> Self:

@@ -30,13 +30,10 @@ from tutorhub_messaging.hub.transport import (
 )
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
-from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
+from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED, UNKNOWN_NAMESPACES_REFUSED
 from tutorhub_messaging.origins import COOKIE_IGNORED
 
 log = logging.getLogger(__name__)
-
-DEFAULT_NAMESPACES = ("/hub/chat", "/messaging-api/hub/chat")
-MAX_NAMESPACE_LENGTH = 256
 
 
 def handshake_token(auth: Any, environ: dict[str, Any]) -> str | None:
@@ -70,20 +67,22 @@ def _cookie(header: str, name: str) -> str | None:
 
 def build_hub(context: AppContext) -> socketio.AsyncServer:
     sio = create_sio(context.settings, client_manager(context.settings))
-    notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
+    accepted = frozenset(context.settings.hub_namespaces)
+    notifier = NamespaceNotifier(sio, context.settings.hub_namespaces)
     context.notifier = notifier
     state = hub_state(context)
     hub = HubRuntime(sio, context, state, notifier)
     install_liveness(hub)
     TransportGuard(sio, context.settings)
     end_polls_on_close(sio)
-    suffix = context.hub.namespace_suffix
+    served = ", ".join(notifier.namespaces)
     cleanups: set[asyncio.Task[None]] = set()
 
     @sio.on("connect", namespace="*")  # type: ignore[untyped-decorator]
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if not namespace.endswith(suffix) or len(namespace) > MAX_NAMESPACE_LENGTH:
-            raise SocketRefused(f"Unknown hub: {namespace[:100]}")
+        if namespace not in accepted:
+            UNKNOWN_NAMESPACES_REFUSED.inc()
+            raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
         principal = await _authenticate(context, auth, environ)
         await _refresh_directory(context, principal)
         try:
@@ -98,7 +97,6 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             raise SocketRefused("Connection closed")
         # From here on nothing awaits until the handler returns: the disconnect handler sees it.
         hub.connections[sid] = Connection(sid, namespace, principal)
-        notifier.add_namespace(namespace)
         SOCKETS_CONNECTED.inc()
 
     @sio.on("disconnect", namespace="*")  # type: ignore[untyped-decorator]
@@ -166,5 +164,4 @@ async def _clean_up(hub: HubRuntime, connection: Connection) -> None:
         log.exception("hub clean-up after a disconnect failed")
     finally:
         hub.connections.pop(connection.sid, None)
-        hub.notifier.release_namespace(connection.namespace)
         SOCKETS_CONNECTED.dec()

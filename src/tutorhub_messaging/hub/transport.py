@@ -8,7 +8,6 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 from urllib.parse import parse_qs
@@ -101,30 +100,16 @@ def create_sio(
 class NamespaceNotifier:
     """Emits to a room in every namespace the hub is served under.
 
-    Rooms are per namespace in Socket.IO, and clients reach the chat hub as ``/hub/chat`` or
-    ``/messaging-api/hub/chat`` (or another prefix ending in ``/hub/chat``), so a room's sockets
-    may be spread over several namespaces. The fixed namespaces are always addressed; any other
-    only while sockets are connected to it, so made-up prefixes cannot grow the list.
+    Rooms are per namespace in Socket.IO, and clients reach the chat hub as ``/hub/chat``,
+    ``/messaging-api/hub/chat`` or another configured namespace, so a room's sockets may be
+    spread over several. The set is fixed by configuration (no other namespace is accepted), so
+    every process addresses the same namespaces and a broadcast costs the same whatever clients
+    connect: one emit per configured namespace, locally and through Redis.
     """
 
-    def __init__(self, sio: socketio.AsyncServer, fixed_namespaces: Iterable[str]) -> None:
+    def __init__(self, sio: socketio.AsyncServer, namespaces: Iterable[str]) -> None:
         self.sio = sio
-        self._fixed = frozenset(fixed_namespaces)
-        self._extra: Counter[str] = Counter()
-
-    @property
-    def namespaces(self) -> tuple[str, ...]:
-        return (*self._fixed, *self._extra)
-
-    def add_namespace(self, namespace: str) -> None:
-        if namespace not in self._fixed:
-            self._extra[namespace] += 1
-
-    def release_namespace(self, namespace: str) -> None:
-        if namespace in self._extra:
-            self._extra[namespace] -= 1
-            if self._extra[namespace] <= 0:
-                del self._extra[namespace]
+        self.namespaces = tuple(dict.fromkeys(namespaces))
 
     async def emit_to_room(
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None

@@ -39,3 +39,7 @@ CONNECT_TIMEOUTS = Counter(
     "messaging_hub_connect_timeouts_total",
     "Transports closed because they connected to no namespace within the connect timeout",
 )
+UNKNOWN_NAMESPACES_REFUSED = Counter(
+    "messaging_hub_unknown_namespaces_refused_total",
+    "Socket.IO connects to a namespace the hub does not serve",
+)
