@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         max_length=16,
     )
 
+    # Session store mode: how often open sockets re-check that their session still exists.
+    session_recheck_seconds: Annotated[float, Field(gt=0)] = 30.0
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:

@@ -17,6 +17,7 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.hub.expiry import CredentialWatch
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
@@ -29,7 +30,7 @@ from tutorhub_messaging.hub.transport import (
     end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
+from tutorhub_messaging.identity.tokens import ExpiredToken, InvalidToken, strip_bearer
 from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED, UNKNOWN_NAMESPACES_REFUSED
 from tutorhub_messaging.origins import COOKIE_IGNORED
 
@@ -73,6 +74,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     state = hub_state(context)
     hub = HubRuntime(sio, context, state, notifier)
     install_liveness(hub)
+    watch = CredentialWatch(hub)
     TransportGuard(sio, context.settings)
     end_polls_on_close(sio)
     served = ", ".join(notifier.namespaces)
@@ -96,7 +98,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             await state.remove_socket(sid)
             raise SocketRefused("Connection closed")
         # From here on nothing awaits until the handler returns: the disconnect handler sees it.
-        hub.connections[sid] = Connection(sid, namespace, principal)
+        connection = Connection(sid, namespace, principal)
+        hub.connections[sid] = connection
+        watch.track(connection)
         SOCKETS_CONNECTED.inc()
 
     @sio.on("disconnect", namespace="*")  # type: ignore[untyped-decorator]
@@ -105,6 +109,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         if connection is None:
             return
         connection.closing = True
+        watch.forget(connection)
         # Not awaited here: the clean-up waits for the socket's in-flight events (its lock), and
         # one of them may be what is closing the transport.
         task = asyncio.create_task(_clean_up(hub, connection))
@@ -133,6 +138,8 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)
+    except ExpiredToken:
+        raise SocketRefused("Invalid token", {"code": "TOKEN_EXPIRED"}) from None
     except InvalidToken:
         raise SocketRefused("Invalid token") from None
     except Unavailable:

@@ -27,6 +27,14 @@ class InvalidToken(Exception):
     """The token is malformed, expired, wrongly signed or of a refused algorithm."""
 
 
+class ExpiredToken(InvalidToken):
+    """The token was valid but its ``exp`` has passed (the client should fetch a fresh one)."""
+
+
+# Seconds of clock difference between issuer and service that a token's ``exp`` tolerates.
+EXPIRY_LEEWAY_SECONDS = 5
+
+
 @dataclass(frozen=True)
 class TokenKeys:
     hs256_secret: str | None
@@ -78,8 +86,10 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             key,
             algorithms=[algorithm],  # exactly one, chosen by us from the configured keys
             options={"require": [], "verify_aud": False},
-            leeway=5,
+            leeway=EXPIRY_LEEWAY_SECONDS,
         )
+    except jwt.ExpiredSignatureError as exc:
+        raise ExpiredToken(type(exc).__name__) from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return claims
@@ -99,8 +109,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = _roles_from(claims.get("roleId"))
     if "exp" not in claims and SUPER_ADMIN not in roles:
         raise InvalidToken("only absolute sessions may omit exp")
+    expires = claims.get("exp")
     return Principal(
         user_id=user_id.lower(),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
         roles=roles,
         session_id=_optional_str(claims, "sessionId", 256),
         fullname=_optional_str(claims, "fullname", 255),

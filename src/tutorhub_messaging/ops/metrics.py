@@ -43,3 +43,8 @@ UNKNOWN_NAMESPACES_REFUSED = Counter(
     "messaging_hub_unknown_namespaces_refused_total",
     "Socket.IO connects to a namespace the hub does not serve",
 )
+SOCKETS_CREDENTIALS_ENDED = Counter(
+    "messaging_hub_sockets_credentials_ended_total",
+    "Open sockets closed because their token expired or their session was deleted",
+    ["reason"],
+)
