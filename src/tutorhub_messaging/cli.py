@@ -54,6 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not args.no_migrate:
         _migrate(settings)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
+    from tutorhub_messaging.serving import TimedHttpToolsProtocol
 
     tune_garbage_collector()
     uvicorn.run(
@@ -63,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        http=TimedHttpToolsProtocol,  # httptools, with header and body read timeouts
         ws="websockets-sansio",
         ws_per_message_deflate=False,  # deflate costs CPU and ~2x memory per connection
         log_config=None,

@@ -78,6 +78,9 @@ class Settings(BaseSettings):
         max_length=16,
     )
 
+    # serve: a connection must deliver a request's headers, then its body, within these.
+    http_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    http_body_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
     # Session store mode: how often open sockets re-check that their session still exists.
     session_recheck_seconds: Annotated[float, Field(gt=0)] = 30.0
 

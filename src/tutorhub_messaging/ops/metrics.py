@@ -48,3 +48,8 @@ SOCKETS_CREDENTIALS_ENDED = Counter(
     "Open sockets closed because their token expired or their session was deleted",
     ["reason"],
 )
+HTTP_READ_TIMEOUTS = Counter(
+    "messaging_http_read_timeouts_total",
+    "Connections closed because a request's headers or body did not arrive in time",
+    ["stage"],
+)
