@@ -63,12 +63,18 @@ class CredentialWatch:
             self._sweeper = None
 
     async def _sweep(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            try:
-                await self.recheck_sessions()
-            except Exception:
-                log.exception("re-checking the sessions of open sockets failed")
+        """Runs while this process has sockets; the next connect starts it again."""
+        try:
+            while True:
+                await asyncio.sleep(self.interval)
+                if not self.hub.connections:
+                    return
+                try:
+                    await self.recheck_sessions()
+                except Exception:
+                    log.exception("re-checking the sessions of open sockets failed")
+        finally:
+            self._sweeper = None
 
     async def recheck_sessions(self) -> None:
         connections = [c for c in self.hub.connections.values() if c.principal.session_id and not c.closing]

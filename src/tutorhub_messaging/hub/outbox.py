@@ -82,29 +82,30 @@ class Outbox(asyncio.Queue[Any]):
             self._handed_packets += 1
         return item
 
-    def _put(self, item: Any) -> None:
-        if item is None or self.retired:
-            # python-engineio's "stop writing" mark, or the last packets of a closed session.
-            super()._put(item)
-            return
-        if self.overflowed:
-            return
-        size = packet_size(item)
-        limits = self.limits
-        if self.packets and (self.bytes + size > limits.max_bytes or self.packets >= limits.max_packets):
-            self.overflowed = True
-            self.on_overflow()
-            return
-        self.bytes += size
-        self.packets += 1
-        TOTALS.queued_bytes += size
-        if self.bytes > TOTALS.peak_bytes:
-            TOTALS.peak_bytes = self.bytes
-        super()._put(item)
+    def put_nowait(self, item: Any) -> None:
+        # Refused here, before asyncio counts the item as unfinished, so that nothing waiting
+        # for the queue to be worked off (python-engineio's ``close(wait=True)``) waits forever.
+        if item is not None and not self.retired:
+            if self.overflowed:
+                return
+            size = packet_size(item)
+            limits = self.limits
+            if self.packets and (self.bytes + size > limits.max_bytes or self.packets >= limits.max_packets):
+                self.overflowed = True
+                self.on_overflow()
+                return
+            self.bytes += size
+            self.packets += 1
+            TOTALS.queued_bytes += size
+            if self.bytes > TOTALS.peak_bytes:
+                TOTALS.peak_bytes = self.bytes
+        super().put_nowait(item)
 
     def discard(self) -> None:
         """Drop everything queued (the session is being disconnected for its backlog)."""
-        self._queue.clear()  # type: ignore[attr-defined]
+        while not self.empty():
+            self.get_nowait()
+            self.task_done()
         self.retire()
 
     def retire(self) -> None:
