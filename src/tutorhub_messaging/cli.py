@@ -54,7 +54,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not args.no_migrate:
         _migrate(settings)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
-    from tutorhub_messaging.serving import TimedHttpToolsProtocol
+    from tutorhub_messaging.http_timeouts import TimedHttpToolsProtocol
 
     tune_garbage_collector()
     uvicorn.run(
