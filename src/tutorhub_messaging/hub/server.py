@@ -30,7 +30,7 @@ from tutorhub_messaging.hub.transport import (
     end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import ExpiredToken, InvalidToken, strip_bearer
+from tutorhub_messaging.identity.tokens import InvalidToken, TokenExpired, strip_bearer
 from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED, UNKNOWN_NAMESPACES_REFUSED
 from tutorhub_messaging.origins import COOKIE_IGNORED
 
@@ -138,7 +138,8 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)
-    except ExpiredToken:
+    except TokenExpired:
+        # The guides' text, plus a reason the client can act on: ``err.data.code``.
         raise SocketRefused("Invalid token", {"code": "TOKEN_EXPIRED"}) from None
     except InvalidToken:
         raise SocketRefused("Invalid token") from None

@@ -27,12 +27,12 @@ class InvalidToken(Exception):
     """The token is malformed, expired, wrongly signed or of a refused algorithm."""
 
 
-class ExpiredToken(InvalidToken):
-    """The token was valid but its ``exp`` has passed (the client should fetch a fresh one)."""
+class TokenExpired(InvalidToken):
+    """A correctly signed token past its ``exp``: the client should get a fresh one and retry.
 
-
-# Seconds of clock difference between issuer and service that a token's ``exp`` tolerates.
-EXPIRY_LEEWAY_SECONDS = 5
+    Still an ``InvalidToken`` (the guides' texts do not change), but surfaces tell it apart so a
+    client knows to refresh rather than to log the user out.
+    """
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,10 @@ def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str |
     return value or None
 
 
+# Seconds of clock difference between issuer and service that a token's ``exp`` tolerates.
+EXPIRY_LEEWAY_SECONDS = 5
+
+
 def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("malformed")
@@ -89,7 +93,7 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             leeway=EXPIRY_LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
-        raise ExpiredToken(type(exc).__name__) from exc
+        raise TokenExpired("expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return claims
