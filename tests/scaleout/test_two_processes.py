@@ -124,7 +124,7 @@ async def test_presence_is_per_user_when_the_same_user_is_on_both_processes(
         second_joined, _ = await laptop.join(room)
         assert [m["id"] for m in second_joined["members"]] == [tutor.id, student.id]
         # One socket of the student leaves: the student is still present through the other.
-        await phone.emit("hub:leave", {"roomId": room})
+        assert (await phone.call("hub:leave", {"roomId": room}))["success"] is True
         await laptop.send(room, "still here")
         arrived = await watcher.next("hub:messageArrived")
         assert arrived["message"]["content"] == {"body": "still here"}
