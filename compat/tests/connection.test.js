@@ -3,6 +3,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 
+import { io } from "socket.io-client";
+
 import {
   COMBINATIONS,
   TRANSPORTS,
@@ -13,6 +15,7 @@ import {
   connected,
   fixture,
   openSocket,
+  track,
 } from "../support/harness.js";
 
 afterEach(closeAllSockets);
@@ -70,6 +73,18 @@ describe("connecting to the chat hub", () => {
       const err = await connectError(socket);
       assert.equal(typeof err.message, "string");
       assert.notEqual(err.message.trim(), "", "the refusal must say why");
+    });
+  }
+
+  for (const transport of TRANSPORTS) {
+    it(`refuses a made-up prefix before the hub's name with a readable message (${transport})`, async () => {
+      const { student } = claimScenario();
+      const socket = track(
+        io(`${fixture().baseUrl}/ns1/hub/chat`, { transports: [transport], auth: { token: student.token } }),
+      );
+      const err = await connectError(socket);
+      assert.match(err.message, /^Unknown hub: \/ns1\/hub\/chat/);
+      assert.equal(socket.connected, false);
     });
   }
 

@@ -18,12 +18,14 @@ from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
+from tutorhub_messaging.hub.transport import WebsocketFrames
 from tutorhub_messaging.idempotency.pruning import install_pruning
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging, flush_logging
 from tutorhub_messaging.ops.docs import router as docs_router
 from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.origins import CookieOriginGuard
 from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
 from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
 from tutorhub_messaging.rest.errors import install_error_handlers
@@ -86,6 +88,8 @@ def create_fastapi(context: AppContext) -> FastAPI:
     app.add_middleware(
         CORSMiddleware,
         allow_origins=context.settings.cors_origins,
+        # Credentials (cookies) cross-origin only for origins listed explicitly: never for "*".
+        allow_credentials="*" not in context.settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=["x-request-id"],
@@ -135,7 +139,7 @@ def create_app(settings: Settings | None = None) -> Any:
         other_asgi_app=RequestContext(api, settings.max_body_bytes, log_access=settings.access_log),
         socketio_path="socket.io",
     )
-    app = PrefixStrip(inner)
+    app = PrefixStrip(CookieOriginGuard(WebsocketFrames(inner, sio), settings.cors_origins))
     app.context = context  # type: ignore[attr-defined]
     app.sio = sio  # type: ignore[attr-defined]
     app.api = api  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from tutorhub_messaging import SERVICE_NAME, __version__
+from tutorhub_messaging.http_timeouts import TimedHttpToolsProtocol
 from tutorhub_messaging.logs import flush_logging, redact_url
 from tutorhub_messaging.settings import Settings
 
@@ -48,14 +49,8 @@ def listen_url(host: str, port: int) -> str:
 
 
 def accepted_namespaces(settings: Settings) -> list[str]:
-    """The hub namespaces clients may connect to: the configured set when there is one."""
-    configured = getattr(settings, "hub_namespaces", None)
-    if configured:
-        return [str(namespace) for namespace in configured]
-    from tutorhub_messaging.hub.chat import CHAT_HUB
-    from tutorhub_messaging.hub.server import DEFAULT_NAMESPACES
-
-    return [*DEFAULT_NAMESPACES, f"any namespace ending in {CHAT_HUB.namespace_suffix}"]
+    """The hub namespaces clients may connect to (``MESSAGING_HUB_NAMESPACES``)."""
+    return list(settings.hub_namespaces)
 
 
 def startup_fields(settings: Settings, *, url: str, migrations: str, workers: int) -> dict[str, Any]:
@@ -115,7 +110,7 @@ def run(
         port=port,
         workers=workers,
         loop="uvloop",
-        http="httptools",
+        http=TimedHttpToolsProtocol,  # httptools, with header and body read timeouts
         ws="websockets-sansio",
         ws_per_message_deflate=False,  # deflate costs CPU and ~2x memory per connection
         log_config=None,

@@ -96,6 +96,29 @@ class Settings(BaseSettings):
     # Erasing a user: their messages are rewritten this many at a time (one unit of work).
     erasure_batch_size: PositiveInt = 500
 
+    # Hostile clients and unlucky deployments: transport limits.
+    # A socket whose unwritten outgoing packets exceed either bound (it stopped reading) is
+    # disconnected; an empty buffer always takes one packet, however large.
+    socket_buffer_max_bytes: PositiveInt = 8_388_608
+    socket_buffer_max_packets: PositiveInt = 2_000
+    # The hub's namespaces, exactly; any other is refused at connect. The third is what the
+    # guide's ChatHub example asks for when its baseUrl already ends in /messaging-api.
+    hub_namespaces: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]{0,255}$")]] = Field(
+        default_factory=lambda: [
+            "/hub/chat",
+            "/messaging-api/hub/chat",
+            "/messaging-api/messaging-api/hub/chat",
+        ],
+        min_length=1,
+        max_length=16,
+    )
+
+    # serve: a connection must deliver a request's headers, then its body, within these.
+    http_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    http_body_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Session store mode: how often open sockets re-check that their session still exists.
+    session_recheck_seconds: Annotated[float, Field(gt=0)] = 30.0
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _known_log_level(cls, value: object) -> object:

@@ -26,6 +26,7 @@ from tutorhub_messaging.hub.protocol import (
     SILENCE,
     UNBLOCK,
     UNSILENCE,
+    check_plain_json,
     echoed_room_id,
     parse_event,
     parse_read_time,
@@ -125,6 +126,7 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
                     raise InvalidInput(
                         f"Unknown event: {str(event)[:MAX_EVENT_NAME_ECHO]}", key="errMsg_unknownEvent"
                     )
+                check_plain_json(data)
                 return await handler(hub, connection, data)
             except Exception as exc:
                 return await _fail(hub, connection, exc, data)

@@ -80,6 +80,17 @@ def payload_object(data: Any) -> Mapping[str, Any]:
     return data
 
 
+def check_plain_json(data: Any) -> None:
+    """A payload the service can encode again: no binary values, nested at most 254 levels.
+    Anything deeper (JSON decodes up to 1,024) would fail later, in the middle of a handler."""
+    try:
+        orjson.dumps(data)
+    except TypeError:
+        raise InvalidInput(
+            "The payload must be plain JSON nested at most 250 levels deep", key="errMsg_payloadIsNotValid"
+        ) from None
+
+
 def room_id_of(payload: Mapping[str, Any]) -> str:
     if payload.get("roomId") is None:
         raise InvalidInput("roomId is required", key="errMsg_roomIdisRequired")

@@ -34,6 +34,8 @@ class Connection:
     closing: bool = False
     # Events received and not yet finished (queued behind the lock or running).
     in_flight: int = 0
+    # Closes the socket when its token expires (see ``hub.expiry``).
+    expiry: asyncio.TimerHandle | None = None
 
     @property
     def ref(self) -> SocketRef:

@@ -72,6 +72,10 @@ def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str |
     return value or None
 
 
+# Seconds of clock difference between issuer and service that a token's ``exp`` tolerates.
+EXPIRY_LEEWAY_SECONDS = 5
+
+
 def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise InvalidToken("malformed")
@@ -92,7 +96,7 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             key,
             algorithms=[algorithm],  # exactly one, chosen by us from the configured keys
             options={"require": [], "verify_aud": False},
-            leeway=5,
+            leeway=EXPIRY_LEEWAY_SECONDS,
         )
     except jwt.ExpiredSignatureError as exc:
         raise TokenExpired("expired") from exc
@@ -115,8 +119,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = _roles_from(claims.get("roleId"))
     if "exp" not in claims and SUPER_ADMIN not in roles:
         raise InvalidToken("only absolute sessions may omit exp")
+    expires = claims.get("exp")
     return Principal(
         user_id=user_id.lower(),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
         roles=roles,
         session_id=_optional_str(claims, "sessionId", 256),
         fullname=_optional_str(claims, "fullname", 255),

@@ -38,3 +38,41 @@ IDEMPOTENCY_KEYS = Counter(
 IDEMPOTENCY_KEYS_PRUNED = Counter(
     "messaging_idempotency_keys_pruned_total", "Expired idempotency keys deleted"
 )
+
+# Hardening against hostile clients: each counts a limit or a refusal when it fires.
+FOREIGN_COOKIES_IGNORED = Counter(
+    "messaging_foreign_origin_cookies_ignored_total",
+    "Requests whose access-token cookie was ignored because they came from a foreign browser origin",
+)
+OUTBOX_BYTES = Gauge(
+    "messaging_hub_outgoing_buffered_bytes", "Bytes waiting to be written to this process's sockets"
+)
+OUTBOX_PEAK_BYTES = Gauge(
+    "messaging_hub_outgoing_buffer_peak_bytes", "Most bytes one socket has had waiting since the start"
+)
+SLOW_SOCKETS_DISCONNECTED = Counter(
+    "messaging_hub_slow_sockets_disconnected_total",
+    "Sockets disconnected because their outgoing buffer went over its bound (they stopped reading)",
+)
+MALFORMED_TRANSPORTS_CLOSED = Counter(
+    "messaging_hub_malformed_transports_closed_total",
+    "Transports closed because they sent a packet that could not be decoded",
+)
+CONNECT_TIMEOUTS = Counter(
+    "messaging_hub_connect_timeouts_total",
+    "Transports closed because they connected to no namespace within the connect timeout",
+)
+UNKNOWN_NAMESPACES_REFUSED = Counter(
+    "messaging_hub_unknown_namespaces_refused_total",
+    "Socket.IO connects to a namespace the hub does not serve",
+)
+SOCKETS_CREDENTIALS_ENDED = Counter(
+    "messaging_hub_sockets_credentials_ended_total",
+    "Open sockets closed because their token expired or their session was deleted",
+    ["reason"],
+)
+HTTP_READ_TIMEOUTS = Counter(
+    "messaging_http_read_timeouts_total",
+    "Connections closed because a request's headers or body did not arrive in time",
+    ["stage"],
+)
