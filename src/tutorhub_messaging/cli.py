@@ -46,10 +46,22 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
+    """Several processes share rooms, presence and rate limits only through Redis."""
+    if workers > 1 and not settings.redis_url:
+        print(
+            f"tutorhub-messaging: --workers {workers} needs MESSAGING_REDIS_URL "
+            "(processes share rooms, presence and rate limits through Redis)",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     settings = _settings_or_exit()
+    _refuse_workers_without_redis(args.workers, settings)
     configure_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings)
