@@ -280,3 +280,33 @@ async def test_refused_messages_do_not_spend_the_rate_limit(
 ) -> None:
     assert_hub_error(await send(client, student, room, {"data": {}}), 400, "INVALID_PAYLOAD")
     assert (await send(client, student, room, {"data": {"body": "fine"}})).status_code == 201
+
+
+async def test_a_client_message_id_reused_for_other_content_is_409(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    first = await send(client, student, room, {"data": {"body": "once"}, "clientMessageId": "c-9"})
+    for other in (
+        {"data": {"body": "twice"}, "clientMessageId": "c-9"},
+        {"data": {"body": "once"}, "clientMessageId": "c-9", "replyTo": first.json()["data"]["id"]},
+        {"messageType": "image", "data": {"mediaUrl": "https://x.test/a.png"}, "clientMessageId": "c-9"},
+    ):
+        response = await send(client, student, room, other)
+        body = assert_hub_error(response, 409, "INVALID_PAYLOAD")
+        assert "clientMessageId" in body["error"]
+    assert await history_ids(client, student, room) == [first.json()["data"]["id"]]
+
+
+async def test_a_client_message_id_of_a_deleted_message_is_409(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    body = {"data": {"body": "once"}, "clientMessageId": "c-10"}
+    first = await send(client, student, room, body)
+    message_id = first.json()["data"]["id"]
+    deleted = await client.delete(f"/chat/{room}/messages/{message_id}", headers=student.headers)
+    assert deleted.status_code == 200
+
+    again = await send(client, student, room, body)
+
+    assert "deleted" in assert_hub_error(again, 409, "INVALID_PAYLOAD")["error"]
+    assert await history_ids(client, student, room) == []

@@ -498,3 +498,44 @@ async def test_a_room_deleted_since_joining_is_not_found(
     assert (await student_socket.send(room, "hello?"))["code"] == "ROOM_NOT_FOUND"
     await student_socket.error("ROOM_NOT_FOUND")
     await hub.quiet()
+
+
+async def test_a_client_message_id_reused_for_other_content_is_refused(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    first = await student_socket.send(room, "the original", clientMessageId="c-2")
+    await tutor_socket.next("hub:messageArrived")
+    await student_socket.next("hub:messageArrived")
+
+    reused = await student_socket.send(room, "something else", clientMessageId="c-2")
+
+    assert reused["success"] is False
+    assert reused["code"] == "INVALID_PAYLOAD"
+    assert "clientMessageId" in reused["error"]
+    assert "message" not in reused
+    await student_socket.error("INVALID_PAYLOAD")
+    assert (await student_socket.send(room, "the original", clientMessageId="c-2")) == first
+    assert await message_count(app, room) == 1
+    await hub.quiet()
+
+
+async def test_a_client_message_id_of_a_deleted_message_is_refused(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    first = await student_socket.send(room, "soon gone", clientMessageId="c-3")
+    deleted = await client.delete(f"/chat/{room}/messages/{first['message']['id']}", headers=student.headers)
+    assert deleted.status_code == 200
+
+    again = await student_socket.send(room, "soon gone", clientMessageId="c-3")
+
+    assert again["success"] is False
+    assert again["code"] == "INVALID_PAYLOAD"
+    assert "deleted" in again["error"]
+    await student_socket.error("INVALID_PAYLOAD")
+    for socket in (student_socket, tutor_socket):
+        await socket.next("hub:messageArrived")
+        await socket.next("hub:messageDeleted")
+    assert await message_count(app, room) == 0
+    await hub.quiet()

@@ -139,3 +139,12 @@ def invalid_id(field: str) -> InvalidInput:
 
 def missing_field(field: str) -> InvalidInput:
     return InvalidInput(f"{field} is required", key=f"errMsg_{field}isRequired")
+
+
+class ClientMessageIdReused(AppError):
+    """A ``clientMessageId`` retry that is not the same send: other content, or its message is gone."""
+
+    status = 409
+    code = "INVALID_PAYLOAD"
+    default_message = "clientMessageId was already used for another message"
+    default_key = "errMsg_clientMessageIdReused"
