@@ -99,4 +99,11 @@ CHAT_HUB = HubDefinition(
     message_types=MappingProxyType(MESSAGE_TYPES),
     standard_events=frozenset({"typing", "stopTyping", "messageRead"}),
     read_events=frozenset({"messageRead"}),
+    event_keys=MappingProxyType(
+        {
+            "typing": frozenset(),
+            "stopTyping": frozenset(),
+            "messageRead": frozenset({"lastReadTimestamp"}),
+        }
+    ),
 )

@@ -82,6 +82,20 @@ class HubDefinition:
     standard_events: frozenset[str] = field(default_factory=frozenset)
     # Events whose relay needs only read permission (and that are persisted as read state).
     read_events: frozenset[str] = field(default_factory=frozenset)
+    # Standard events whose data has a fixed shape: only these keys of ``data`` are relayed (others
+    # are dropped), and ``data`` may not exceed ``fixed_event_max_bytes``. Custom events relay
+    # their data as given, up to the message size limit.
+    event_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    fixed_event_max_bytes: int = 1024
+
+    def event_data_limit(self, event: str, custom_limit: int) -> int:
+        return self.fixed_event_max_bytes if event in self.event_keys else custom_limit
+
+    def relayed_data(self, event: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.event_keys.get(event)
+        if keys is None:
+            return dict(data)
+        return {key: value for key, value in data.items() if key in keys}
 
     @property
     def namespace_suffix(self) -> str:

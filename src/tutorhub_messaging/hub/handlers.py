@@ -66,7 +66,7 @@ async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dic
     A read event (``messageRead``) needs only read permission and moves the sender's read state;
     any other event needs send permission and a sender who is not silenced.
     """
-    request = parse_event(data, hub.settings.max_message_bytes)
+    request = parse_event(data, hub.context.hub, hub.settings.max_message_bytes)
     if not await hub.state.is_joined(connection.sid, request.room_id):
         raise NotJoined("Join the room before sending events to it")
     principal = connection.principal
