@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FieldKind = Literal["text", "string", "integer", "json", "id"]
+# "url": an absolute http(s) URL, the only kind a client may safely render as a link or image.
+FieldKind = Literal["text", "string", "integer", "json", "id", "url"]
 ALL_TYPES: Literal["all"] = "all"
 
 
