@@ -61,6 +61,23 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # Hub budgets: per window of hub_budget_window_seconds, per user (across sockets and
+    # processes) and per socket, for joins and leaves, standard events (typing, stopTyping,
+    # messageRead) and custom events; beyond them an event is refused with RATE_LIMITED.
+    hub_budget_window_seconds: PositiveInt = 10
+    hub_joins_per_user: PositiveInt = 20
+    hub_joins_per_socket: PositiveInt = 10
+    hub_events_per_user: PositiveInt = 60
+    hub_events_per_socket: PositiveInt = 30
+    hub_event_bytes_per_user: PositiveInt = 65_536
+    hub_event_bytes_per_socket: PositiveInt = 32_768
+    hub_custom_events_per_user: PositiveInt = 50
+    hub_custom_events_per_socket: PositiveInt = 30
+    hub_custom_event_bytes_per_user: PositiveInt = 524_288
+    hub_custom_event_bytes_per_socket: PositiveInt = 262_144
+    # Sockets one user may have connected at once (all processes); more are refused at connect.
+    hub_sockets_per_user: PositiveInt = 20
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:

@@ -70,6 +70,33 @@ class AuthorizationSource:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """At most ``count`` events, and ``bytes`` of their payload when set, per window."""
+
+    count: int
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ScopedBudget:
+    """The same kind of event budgeted per user (all their sockets, on every process) and per socket."""
+
+    per_user: Budget
+    per_socket: Budget
+
+
+@dataclass(frozen=True)
+class HubBudgets:
+    """What one user or socket may do per ``window_seconds``, by kind of client event: ``join``
+    (joins and leaves), ``event`` (the hub's standard events) and ``custom`` (any other relayed
+    event); and how many sockets one user may hold open. A kind without a budget is unlimited."""
+
+    window_seconds: float = 10.0
+    kinds: Mapping[str, ScopedBudget] = field(default_factory=dict)
+    sockets_per_user: int | None = None
+
+
+@dataclass(frozen=True)
 class HubDefinition:
     name: str
     room_object: str
@@ -88,6 +115,8 @@ class HubDefinition:
     # their data as given, up to the message size limit.
     event_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
     fixed_event_max_bytes: int = 1024
+    # Budgets of client events and sockets (the service fills the numbers from its settings).
+    budgets: HubBudgets = field(default_factory=HubBudgets)
 
     def event_data_limit(self, event: str, custom_limit: int) -> int:
         return self.fixed_event_max_bytes if event in self.event_keys else custom_limit

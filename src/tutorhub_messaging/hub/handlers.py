@@ -114,6 +114,10 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
         # A client that does not wait for anything must not queue unbounded work here.
         return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+    try:
+        await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
+    except RateLimited as exc:
+        return await _fail(hub, connection, exc, data)
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.

@@ -15,3 +15,8 @@ SEND_TO_BROADCAST = Histogram(
     "From receiving a send to handing its broadcast to the transport",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+BUDGET_REFUSALS = Counter(
+    "messaging_hub_budget_refusals_total",
+    "Client events and connections refused by a hub budget",
+    ["budget", "scope", "measure"],
+)
