@@ -15,7 +15,7 @@ from redis.asyncio import Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.database import Database, SearchLimits
 from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
@@ -38,7 +38,15 @@ def build_context(settings: Settings) -> AppContext:
     session_redis = redis if settings.session_store is SessionStore.REDIS else None
     return AppContext(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        db=Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            search=SearchLimits(
+                connections=settings.search_connections,
+                timeout_seconds=settings.search_timeout_ms / 1000,
+                per_user=settings.searches_per_user,
+            ),
+        ),
         authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
         hub=replace(CHAT_HUB, budgets=budgets_from(settings)),
         rate_limiter=(

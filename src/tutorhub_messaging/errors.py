@@ -148,3 +148,10 @@ class ClientMessageIdReused(AppError):
     code = "INVALID_PAYLOAD"
     default_message = "clientMessageId was already used for another message"
     default_key = "errMsg_clientMessageIdReused"
+
+
+class SearchTimedOut(Unavailable):
+    """A search stopped by its statement timeout: the same search would take as long again."""
+
+    default_message = "The search took too long and was stopped: narrow its filters"
+    default_key = "errMsg_searchTimedOut"

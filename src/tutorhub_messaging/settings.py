@@ -78,6 +78,16 @@ class Settings(BaseSettings):
     # Sockets one user may have connected at once (all processes); more are refused at connect.
     hub_sockets_per_user: PositiveInt = 20
 
+    # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
+    # of one user at once (per process), searches at once per process on connections of their own,
+    # and the time after which a search is stopped.
+    search_max_values_per_filter: PositiveInt = 20
+    search_max_values: PositiveInt = 40
+    search_max_value_length: PositiveInt = 200
+    searches_per_user: PositiveInt = 2
+    search_connections: PositiveInt = 2
+    search_timeout_ms: PositiveInt = 5_000
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:

@@ -20,3 +20,8 @@ BUDGET_REFUSALS = Counter(
     "Client events and connections refused by a hub budget",
     ["budget", "scope", "measure"],
 )
+SEARCH_REFUSALS = Counter(
+    "messaging_search_refusals_total",
+    "Message searches refused: too many or too long filter values, too many at once, too slow",
+    ["reason"],
+)
