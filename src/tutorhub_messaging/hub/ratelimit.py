@@ -53,6 +53,7 @@ class InMemoryRateLimiter:
         self.window = window_seconds
         self._messages = Window(limit, window_seconds)
         self._logs: dict[str, _Log] = {}
+        self._longest = window_seconds  # the longest window any key was counted in
 
     async def allow(self, key: str) -> bool:
         return self.take_now(key, self._messages)
@@ -72,8 +73,9 @@ class InMemoryRateLimiter:
             return False
         events.append((now, cost))
         entry.total += cost
+        self._longest = max(self._longest, window.seconds)
         if len(self._logs) > MAX_KEYS:
-            self._prune(now, window.seconds)
+            self._prune(now, self._longest)
         return True
 
     def forget(self, key: str) -> None:
