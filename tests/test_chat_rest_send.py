@@ -315,3 +315,17 @@ async def test_a_client_message_id_of_a_deleted_message_is_409(
 
     assert "deleted" in assert_hub_error(again, 409, "INVALID_PAYLOAD")["error"]
     assert await history_ids(client, student, room) == []
+
+
+async def test_refusals_are_counted_in_the_metrics(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    def count(text: str) -> float:
+        row = 'messaging_http_errors_total{code="INVALID_PAYLOAD",status="409"}'
+        return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(row)), 0.0)
+
+    before = count((await client.get("/metrics")).text)
+    await send(client, student, room, {"data": {"body": "one"}, "clientMessageId": "c-11"})
+    await send(client, student, room, {"data": {"body": "two"}, "clientMessageId": "c-11"})
+
+    assert count((await client.get("/metrics")).text) == before + 1

@@ -25,3 +25,6 @@ SEARCH_REFUSALS = Counter(
     "Message searches refused: too many or too long filter values, too many at once, too slow",
     ["reason"],
 )
+HTTP_ERRORS = Counter(
+    "messaging_http_errors_total", "REST error answers by status and code", ["status", "code"]
+)
