@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -14,7 +15,8 @@ from redis.asyncio import Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.database import Database, SearchLimits
+from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
@@ -46,11 +48,16 @@ def build_context(settings: Settings) -> AppContext:
         db=Database(
             settings.database_url,
             pool_size=settings.database_pool_size,
+            search=SearchLimits(
+                connections=settings.search_connections,
+                timeout_seconds=settings.search_timeout_ms / 1000,
+                per_user=settings.searches_per_user,
+            ),
             session_info={OPTIONS_KEY: outbox},
         ),
         outbox=outbox,
         authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
-        hub=CHAT_HUB,
+        hub=replace(CHAT_HUB, budgets=budgets_from(settings)),
         rate_limiter=(
             RedisRateLimiter(redis, settings.message_rate_per_minute, prefix=settings.redis_prefix + "rate:")
             if redis is not None

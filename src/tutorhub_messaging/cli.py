@@ -100,10 +100,21 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
+    """Several processes share rooms, presence and rate limits only through Redis."""
+    if workers > 1 and not settings.redis_url:
+        _fail(
+            f"--workers {workers} needs MESSAGING_REDIS_URL "
+            "(processes share rooms, presence and rate limits through Redis)",
+            status=2,
+        )
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from tutorhub_messaging.serving import ServeError, bind, run
 
     settings = _settings_or_exit()
+    _refuse_workers_without_redis(args.workers, settings)
     configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     try:
         sock = bind(args.host, args.port)  # first: a busy port fails before anything has started

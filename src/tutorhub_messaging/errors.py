@@ -153,3 +153,19 @@ def invalid_id(field: str) -> InvalidInput:
 
 def missing_field(field: str) -> InvalidInput:
     return InvalidInput(f"{field} is required", key=f"errMsg_{field}isRequired")
+
+
+class ClientMessageIdReused(AppError):
+    """A ``clientMessageId`` retry that is not the same send: other content, or its message is gone."""
+
+    status = 409
+    code = "INVALID_PAYLOAD"
+    default_message = "clientMessageId was already used for another message"
+    default_key = "errMsg_clientMessageIdReused"
+
+
+class SearchTimedOut(Unavailable):
+    """A search stopped by its statement timeout: the same search would take as long again."""
+
+    default_message = "The search took too long and was stopped: narrow its filters"
+    default_key = "errMsg_searchTimedOut"

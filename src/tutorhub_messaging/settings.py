@@ -119,6 +119,33 @@ class Settings(BaseSettings):
     # Session store mode: how often open sockets re-check that their session still exists.
     session_recheck_seconds: Annotated[float, Field(gt=0)] = 30.0
 
+    # Hub budgets: per window of hub_budget_window_seconds, per user (across sockets and
+    # processes) and per socket, for joins and leaves, standard events (typing, stopTyping,
+    # messageRead) and custom events; beyond them an event is refused with RATE_LIMITED.
+    hub_budget_window_seconds: PositiveInt = 10
+    hub_joins_per_user: PositiveInt = 20
+    hub_joins_per_socket: PositiveInt = 10
+    hub_events_per_user: PositiveInt = 60
+    hub_events_per_socket: PositiveInt = 30
+    hub_event_bytes_per_user: PositiveInt = 65_536
+    hub_event_bytes_per_socket: PositiveInt = 32_768
+    hub_custom_events_per_user: PositiveInt = 50
+    hub_custom_events_per_socket: PositiveInt = 30
+    hub_custom_event_bytes_per_user: PositiveInt = 524_288
+    hub_custom_event_bytes_per_socket: PositiveInt = 262_144
+    # Sockets one user may have connected at once (all processes); more are refused at connect.
+    hub_sockets_per_user: PositiveInt = 20
+
+    # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
+    # of one user at once (per process), searches at once per process on connections of their own,
+    # and the time after which a search is stopped.
+    search_max_values_per_filter: PositiveInt = 20
+    search_max_values: PositiveInt = 40
+    search_max_value_length: PositiveInt = 200
+    searches_per_user: PositiveInt = 2
+    search_connections: PositiveInt = 2
+    search_timeout_ms: PositiveInt = 5_000
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _known_log_level(cls, value: object) -> object:

@@ -78,7 +78,7 @@ async def get_conversation_route(
 ) -> JsonResponse:
     conversation_id = path_id(conversationId, "conversationId")
     async with context.db.unit_of_work() as uow:
-        record = await get_conversation(uow, principal, conversation_id)
+        record = await get_conversation(uow, principal, conversation_id, context.hub)
     return envelope(request, data_name="conversation", data=record, action="get")
 
 
@@ -100,6 +100,7 @@ async def list_my_conversations_route(
         inbox = await list_inbox(
             uow,
             principal,
+            context.hub,
             limit=pageRowCount if paged else None,
             offset=(pageNumber - 1) * pageRowCount if paged else 0,
         )

@@ -67,7 +67,7 @@ async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dic
     A read event (``messageRead``) needs only read permission and moves the sender's read state;
     any other event needs send permission and a sender who is not silenced.
     """
-    request = parse_event(data, hub.settings.max_message_bytes)
+    request = parse_event(data, hub.context.hub, hub.settings.max_message_bytes)
     if not await hub.state.is_joined(connection.sid, request.room_id):
         raise NotJoined("Join the room before sending events to it")
     principal = connection.principal
@@ -113,6 +113,10 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
         # A client that does not wait for anything must not queue unbounded work here.
         return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+    try:
+        await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
+    except RateLimited as exc:
+        return await _fail(hub, connection, exc, data)
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.

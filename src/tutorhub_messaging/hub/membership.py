@@ -144,6 +144,7 @@ async def announce_departure(hub: HubRuntime, departure: Departure, sid: str, *,
 
 async def disconnect(hub: HubRuntime, connection: Connection) -> None:
     """Runs behind the socket's in-flight events (same lock), so it undoes whatever they did."""
+    hub.budgets.forget_socket(connection.sid)
     async with connection.lock:
         for departure in await hub.state.remove_socket(connection.sid):
             await announce_departure(hub, departure, connection.sid, offline=True)

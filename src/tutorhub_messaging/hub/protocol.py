@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tutorhub_messaging.errors import AppError, InvalidInput, PayloadTooLarge
+from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.hub.rooms import check_room_id
 from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.service import NewMessage
@@ -162,7 +163,7 @@ class EventRequest:
     data: dict[str, Any]
 
 
-def parse_event(data: Any, max_bytes: int) -> EventRequest:
+def parse_event(data: Any, definition: HubDefinition, custom_max_bytes: int) -> EventRequest:
     payload = payload_object(data)
     room_id = room_id_of(payload)
     name = payload.get("event")
@@ -177,8 +178,8 @@ def parse_event(data: Any, max_bytes: int) -> EventRequest:
         extra = {}
     if not isinstance(extra, dict):
         raise _bad("data must be an object", "data")
-    _sized(extra, max_bytes, "data")
-    return EventRequest(room_id, name, extra)
+    _sized(extra, definition.event_data_limit(name, custom_max_bytes), "data")
+    return EventRequest(room_id, name, definition.relayed_data(name, extra))
 
 
 def parse_read_time(value: Any, now: datetime) -> datetime:

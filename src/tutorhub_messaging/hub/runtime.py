@@ -12,6 +12,7 @@ import socketio
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.hub.batching import SendBatcher
+from tutorhub_messaging.hub.budgets import HubBudgeter
 from tutorhub_messaging.hub.engine import HubEngine
 from tutorhub_messaging.hub.state import HubState, SocketRef
 from tutorhub_messaging.hub.transport import NamespaceNotifier
@@ -58,6 +59,8 @@ class HubRuntime:
         self.connections: dict[str, Connection] = {}
         # hub:send's group commit: sends arriving during a commit share the next one.
         self.sends = SendBatcher(context)
+        # Joins, events and sockets per user and per socket (the hub definition's budgets).
+        self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
 
     @property
     def settings(self) -> Any:

@@ -89,6 +89,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             UNKNOWN_NAMESPACES_REFUSED.inc()
             raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
         principal = await _authenticate(context, auth, environ)
+        refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
+        if refusal is not None:
+            raise SocketRefused(refusal)
         await _refresh_directory(context, principal)
         try:
             await state.add_socket(SocketRef(sid, namespace), principal.user_id)

@@ -17,12 +17,13 @@ from typing import Any
 import jwt
 from jwt.warnings import InsecureKeyLengthWarning
 
-from tutorhub_messaging.identity.principal import SUPER_ADMIN, Principal
+from tutorhub_messaging.identity.principal import KNOWN_ROLES, SUPER_ADMIN, Principal
 from tutorhub_messaging.settings import Settings
 
 M2M_TOKEN_NAME = "tutorhub-m2m-token"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_TOKEN_LENGTH = 8192
+KNOWN_ROLE_SET = frozenset(KNOWN_ROLES)
 
 # The key's length is checked once, at start (``Settings``: refused in production below 32 bytes,
 # one warning line in development); PyJWT would repeat it as a two-line warning per process.
@@ -55,11 +56,16 @@ class TokenKeys:
 
 
 def _roles_from(claim: Any) -> frozenset[str]:
+    """The roles this service acts on. Other role names of the platform grant nothing here, so
+    they are dropped: a signed token with any number of them still works, and what the directory
+    stores of a caller's roles stays short."""
     if isinstance(claim, str):
-        return frozenset(r.strip() for r in claim.split(",") if r.strip())
-    if isinstance(claim, list):
-        return frozenset(r for r in claim if isinstance(r, str) and r)
-    return frozenset()
+        names = {r.strip() for r in claim[:MAX_TOKEN_LENGTH].split(",")}
+    elif isinstance(claim, list):
+        names = {r.strip() for r in claim if isinstance(r, str)}
+    else:
+        return frozenset()
+    return frozenset(names & KNOWN_ROLE_SET)
 
 
 def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str | None:

@@ -24,7 +24,7 @@ from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, ChatMessage
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.errors import InvalidInput
+from tutorhub_messaging.errors import ClientMessageIdReused, InvalidInput
 from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.content import preview_of, validate_content
@@ -154,6 +154,30 @@ async def _resolve_reply(
     return {"id": target.id, "preview": preview}
 
 
+def _same_send(
+    existing: ChatMessage,
+    message_type_name: str,
+    content: dict[str, Any],
+    reply_target_id: str | None,
+    forwarded: bool,
+) -> StoredMessage:
+    """A retry with a ``clientMessageId`` already stored: the stored message if it is the same send,
+    refused otherwise (the client would believe a message stored that nobody ever receives)."""
+    if not existing.is_active:
+        raise ClientMessageIdReused("clientMessageId names a message that was deleted; use a new one")
+    stored_reply = existing.reply_to.get("id") if isinstance(existing.reply_to, dict) else None
+    if (
+        existing.message_type != message_type_name
+        or existing.content != content
+        or stored_reply != reply_target_id
+        or bool(existing.forwarded) != forwarded
+    ):
+        raise ClientMessageIdReused(
+            "clientMessageId was already used for a message with other content; use a new one"
+        )
+    return StoredMessage(message_record(existing), created=False)
+
+
 async def store_message(
     uow: UnitOfWork,
     notifier: RoomNotifier,
@@ -173,10 +197,12 @@ async def store_message(
         raise InvalidInput("forwarded must be a boolean", key="errMsg_forwardedIsNotValid")
 
     messages = MessageRepository(uow.session)
+    forwarded = bool(new.forwarded)
     if client_message_id is not None and sender.id is not None:
         existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
         if existing is not None:
-            return StoredMessage(message_record(existing), created=False)
+            reply_id = _reply_target_id(new.reply_to)
+            return _same_send(existing, message_type.name, content, reply_id, forwarded)
 
     reply_to = await _resolve_reply(messages, rules, room_id, new.reply_to)
     now = utcnow()
@@ -188,7 +214,7 @@ async def store_message(
             content,
             status=status,
             at=now,
-            forwarded=bool(new.forwarded),
+            forwarded=forwarded,
             reply_to=reply_to,
             client_message_id=client_message_id,
         )
@@ -203,7 +229,8 @@ async def store_message(
             existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
             if existing is None:
                 raise
-            return StoredMessage(message_record(existing), created=False)
+            reply_id = reply_to["id"] if reply_to else None
+            return _same_send(existing, message_type.name, content, reply_id, forwarded)
     else:
         await messages.add(message)
 

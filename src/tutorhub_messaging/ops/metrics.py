@@ -76,3 +76,16 @@ HTTP_READ_TIMEOUTS = Counter(
     "Connections closed because a request's headers or body did not arrive in time",
     ["stage"],
 )
+BUDGET_REFUSALS = Counter(
+    "messaging_hub_budget_refusals_total",
+    "Client events and connections refused by a hub budget",
+    ["budget", "scope", "measure"],
+)
+SEARCH_REFUSALS = Counter(
+    "messaging_search_refusals_total",
+    "Message searches refused: too many or too long filter values, too many at once, too slow",
+    ["reason"],
+)
+HTTP_ERRORS = Counter(
+    "messaging_http_errors_total", "REST error answers by status and code", ["status", "code"]
+)
