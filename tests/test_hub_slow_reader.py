@@ -13,7 +13,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import Sockets
 from tests.support.users import User
-from tutorhub_messaging.hub.outbox import TOTALS, Outbox
+from tutorhub_messaging.hub.send_buffer import TOTALS, SendBuffer
 
 BOUND = 512 * 1024
 EVENT_BYTES = 60_000
@@ -79,7 +79,7 @@ async def test_a_socket_that_stops_reading_is_disconnected_within_its_bound(
     await sender.next("hub:presence", lambda p: p["event"] == "joined")
     await sender.next("hub:online")
     outbox = app.sio.eio.sockets[eio_sid].queue
-    assert isinstance(outbox, Outbox)
+    assert isinstance(outbox, SendBuffer)
     before = metric(await _metrics(server_url), "messaging_hub_slow_sockets_disconnected_total")
 
     most_held = most_in_process = 0

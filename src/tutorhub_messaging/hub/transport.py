@@ -18,7 +18,7 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as engineio_packet
 from starlette.types import Message, Receive, Scope, Send
 
-from tutorhub_messaging.hub.outbox import Outbox, OutboxLimits
+from tutorhub_messaging.hub.send_buffer import SendBuffer, SendBufferLimits
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
 from tutorhub_messaging.ops.metrics import (
     CONNECT_TIMEOUTS,
@@ -163,7 +163,7 @@ class TransportGuard:
 
     python-socketio has no connect timeout (the JavaScript server's ``connectTimeout``): a timer
     armed when a transport opens closes it unless it has joined a namespace by then. The outgoing
-    queue becomes an ``Outbox`` (see ``hub.outbox``); a session over its bound is disconnected
+    queue becomes an ``SendBuffer`` (see ``hub.send_buffer``); a session over its bound is disconnected
     and its connection dropped. A packet Engine.IO or Socket.IO cannot decode closes the
     transport with a one-line warning, as the JavaScript server does on a parse error, where
     python-socketio would log a traceback and keep a half-dead session.
@@ -172,7 +172,7 @@ class TransportGuard:
     def __init__(self, sio: socketio.AsyncServer, settings: Settings) -> None:
         self.sio = sio
         self.connect_timeout = settings.connect_timeout_ms / 1000
-        self.limits = OutboxLimits(settings.socket_buffer_max_bytes, settings.socket_buffer_max_packets)
+        self.limits = SendBufferLimits(settings.socket_buffer_max_bytes, settings.socket_buffer_max_packets)
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         on_connect = sio.eio.handlers["connect"]
@@ -193,7 +193,7 @@ class TransportGuard:
             if timer is not None:
                 timer.cancel()
             socket = sio.eio.sockets.get(eio_sid)
-            if socket is not None and isinstance(socket.queue, Outbox):
+            if socket is not None and isinstance(socket.queue, SendBuffer):
                 socket.queue.retire()
             return await on_disconnect(eio_sid, reason)
 
@@ -213,11 +213,11 @@ class TransportGuard:
         socket = self.sio.eio.sockets.get(eio_sid)
         if socket is None:
             return
-        outbox = Outbox(self.limits, lambda: self._spawn(self._evict(eio_sid)))
-        outbox.adopt(socket.queue)
+        buffer = SendBuffer(self.limits, lambda: self._spawn(self._evict(eio_sid)))
+        buffer.adopt(socket.queue)
         if "transport=websocket" in environ.get("QUERY_STRING", ""):
-            outbox.abort_transport = _aborter(environ.get("asgi.send"))
-        socket.queue = outbox
+            buffer.abort_transport = _aborter(environ.get("asgi.send"))
+        socket.queue = buffer
         handle_post = socket.handle_post_request
 
         async def handle_post_request(post_environ: dict[str, Any]) -> Any:
@@ -248,9 +248,9 @@ class TransportGuard:
 
     async def _evict(self, eio_sid: str) -> None:
         socket = self.sio.eio.sockets.get(eio_sid)
-        if socket is None or not isinstance(socket.queue, Outbox):
+        if socket is None or not isinstance(socket.queue, SendBuffer):
             return
-        outbox = socket.queue
+        buffer = socket.queue
         SLOW_SOCKETS_DISCONNECTED.inc()
         log.warning(
             "disconnecting a socket that does not read: its outgoing buffer is over its bound "
@@ -258,9 +258,9 @@ class TransportGuard:
             self.limits.max_bytes,
             self.limits.max_packets,
         )
-        outbox.discard()
-        if outbox.abort_transport is not None:
-            outbox.abort_transport()
+        buffer.discard()
+        if buffer.abort_transport is not None:
+            buffer.abort_transport()
         await close_transport(self.sio, eio_sid)
 
     def _expire(self, eio_sid: str) -> None:
@@ -316,7 +316,7 @@ class WebsocketFrames:
         upgraded_sid = query.get("sid", [""])[0] or None
         if upgraded_sid is not None:
             socket = self.sio.eio.sockets.get(upgraded_sid)
-            if socket is not None and isinstance(socket.queue, Outbox):
+            if socket is not None and isinstance(socket.queue, SendBuffer):
                 socket.queue.abort_transport = _aborter(send)
         closed = False
 

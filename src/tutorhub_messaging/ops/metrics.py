@@ -44,10 +44,10 @@ FOREIGN_COOKIES_IGNORED = Counter(
     "messaging_foreign_origin_cookies_ignored_total",
     "Requests whose access-token cookie was ignored because they came from a foreign browser origin",
 )
-OUTBOX_BYTES = Gauge(
+SEND_BUFFER_BYTES = Gauge(
     "messaging_hub_outgoing_buffered_bytes", "Bytes waiting to be written to this process's sockets"
 )
-OUTBOX_PEAK_BYTES = Gauge(
+SEND_BUFFER_PEAK_BYTES = Gauge(
     "messaging_hub_outgoing_buffer_peak_bytes", "Most bytes one socket has had waiting since the start"
 )
 SLOW_SOCKETS_DISCONNECTED = Counter(

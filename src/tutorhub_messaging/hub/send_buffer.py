@@ -5,11 +5,11 @@ written. uvicorn stops writing to a websocket whose peer stops reading (its buff
 high-water mark), so from then on everything broadcast to that socket piles up in the queue:
 a member relaying large events into the room grew one reader's queue by hundreds of megabytes.
 
-``Outbox`` replaces that queue. It counts the bytes and packets a session holds, both still
+``SendBuffer`` replaces that queue. It counts the bytes and packets a session holds, both still
 queued and handed to the writer but not yet written (python-engineio's writer takes every
 queued packet at once and comes back for more only once they are written, so a batch counts
 until its next ``get``). A packet that would take the session over either bound is not queued:
-the session is marked overflowed and ``on_overflow`` disconnects it. An empty outbox always
+the session is marked overflowed and ``on_overflow`` disconnects it. An empty buffer always
 takes one packet, so a single large packet (a full ``hub:history``) is never refused.
 """
 
@@ -20,25 +20,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tutorhub_messaging.ops.metrics import OUTBOX_BYTES, OUTBOX_PEAK_BYTES
+from tutorhub_messaging.ops.metrics import SEND_BUFFER_BYTES, SEND_BUFFER_PEAK_BYTES
 
 
 @dataclass(frozen=True, slots=True)
-class OutboxLimits:
+class SendBufferLimits:
     max_bytes: int
     max_packets: int
 
 
 class _Totals:
-    """Bytes held by every outbox of the process, and the most one outbox ever held."""
+    """Bytes held by every buffer of the process, and the most one buffer ever held."""
 
     queued_bytes = 0
     peak_bytes = 0
 
 
 TOTALS = _Totals()
-OUTBOX_BYTES.set_function(lambda: TOTALS.queued_bytes)
-OUTBOX_PEAK_BYTES.set_function(lambda: TOTALS.peak_bytes)
+SEND_BUFFER_BYTES.set_function(lambda: TOTALS.queued_bytes)
+SEND_BUFFER_PEAK_BYTES.set_function(lambda: TOTALS.peak_bytes)
 
 
 def packet_size(pkt: Any) -> int:
@@ -49,8 +49,8 @@ def packet_size(pkt: Any) -> int:
     return 64
 
 
-class Outbox(asyncio.Queue[Any]):
-    def __init__(self, limits: OutboxLimits, on_overflow: Callable[[], None]) -> None:
+class SendBuffer(asyncio.Queue[Any]):
+    def __init__(self, limits: SendBufferLimits, on_overflow: Callable[[], None]) -> None:
         super().__init__()
         self.limits = limits
         self.on_overflow = on_overflow
@@ -65,7 +65,7 @@ class Outbox(asyncio.Queue[Any]):
         self._handed_packets = 0
 
     def adopt(self, queue: asyncio.Queue[Any]) -> None:
-        """Take over what python-engineio queued before this outbox was installed."""
+        """Take over what python-engineio queued before this buffer was installed."""
         while not queue.empty():
             self.put_nowait(queue.get_nowait())
 
