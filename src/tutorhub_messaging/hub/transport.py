@@ -163,7 +163,7 @@ class TransportGuard:
 
     python-socketio has no connect timeout (the JavaScript server's ``connectTimeout``): a timer
     armed when a transport opens closes it unless it has joined a namespace by then. The outgoing
-    queue becomes an ``SendBuffer`` (see ``hub.send_buffer``); a session over its bound is disconnected
+    queue becomes a ``SendBuffer`` (see ``hub.send_buffer``); a session over its bound is disconnected
     and its connection dropped. A packet Engine.IO or Socket.IO cannot decode closes the
     transport with a one-line warning, as the JavaScript server does on a parse error, where
     python-socketio would log a traceback and keep a half-dead session.
