@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.demo.endpoints import router as demo_router
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
@@ -25,8 +26,9 @@ from tutorhub_messaging.ops.endpoints import router as ops_router
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
+from tutorhub_messaging.rest.webapp import mount_web_client
 from tutorhub_messaging.routes import include_routers
-from tutorhub_messaging.settings import SessionStore, Settings, get_settings
+from tutorhub_messaging.settings import Environment, SessionStore, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,9 @@ def create_fastapi(context: AppContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(ops_router)
     include_routers(app)
+    if context.settings.env is Environment.DEVELOPMENT:
+        app.include_router(demo_router)  # demo sign-in: absent (404) in production
+    mount_web_client(app, context.settings)
     _document_real_errors_only(app)
     return app
 

@@ -46,6 +46,17 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _seed_demo(settings: Settings) -> None:
+    from tutorhub_messaging.demo.command import DemoRefused, run_demo_seed
+
+    try:
+        seeded = run_demo_seed(settings)
+    except DemoRefused as exc:
+        print(f"tutorhub-messaging: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    print(f"demo ready: {seeded.messages_added} sample messages added; sign in at /app/", file=sys.stderr)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -53,6 +64,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     configure_logging(settings.log_level)
     if not args.no_migrate:
         _migrate(settings)
+    if args.demo:
+        _seed_demo(settings)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
 
     tune_garbage_collector()
@@ -78,6 +91,13 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
     configure_logging(settings.log_level)
     _migrate(settings)
     print("migrations applied", file=sys.stderr)
+
+
+def cmd_demo(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level)
+    _migrate(settings)
+    _seed_demo(settings)
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -116,10 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations on start")
+    serve.add_argument("--demo", action="store_true", help="seed the demo users first (development only)")
     serve.set_defaults(func=cmd_serve)
 
     migrate = commands.add_parser("migrate", help="apply migrations to MESSAGING_DATABASE_URL")
     migrate.set_defaults(func=cmd_migrate)
+
+    demo = commands.add_parser("demo", help="seed demo users and conversations (development only)")
+    demo.set_defaults(func=cmd_demo)
 
     token = commands.add_parser("token", help="print a signed access token for local use")
     token.add_argument("--user-id", help="user UUID (default: a new one)")

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).
+    webapp_dir: Path | None = None
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:
