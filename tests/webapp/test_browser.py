@@ -66,7 +66,16 @@ def built_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     node = _require_toolchain()
     out = tmp_path_factory.mktemp("webapp-dist")
     build = subprocess.run(
-        [node, "node_modules/vite/bin/vite.js", "build", "--outDir", str(out), "--emptyOutDir", "--logLevel", "warn"],
+        [
+            node,
+            "node_modules/vite/bin/vite.js",
+            "build",
+            "--outDir",
+            str(out),
+            "--emptyOutDir",
+            "--logLevel",
+            "warn",
+        ],
         cwd=WEBAPP_DIR,
         capture_output=True,
         text=True,
