@@ -264,7 +264,7 @@ export class ChatPage {
       h(
         "div",
         { class: "conv-title" },
-        h("h2", {}, other.name, label ? h("span", { class: `label label-${c.conversationType}` }, label) : null),
+        h("h2", {}, h("span", { class: "conv-name" }, other.name), label ? h("span", { class: `label label-${c.conversationType}` }, label) : null),
         h(
           "div",
           { class: "conv-sub" },

@@ -29,6 +29,12 @@ test("screens: inbox, every bubble type and the admin view, at desktop and phone
     const sam = await Person.signIn(browser, "Sam Rivera", viewport);
     assert.deepEqual(await sam.inboxNames(), ["Tara Okafor", "Ada Moreno"]);
     await sam.inboxItem("Ada Moreno").locator(".label", { hasText: "Admin Notice" }).waitFor();
+    assert.ok((await sam.badge("Ada Moreno")) > 0, "unread badges");
+    if (suffix === "desktop") {
+      // Side by side on a desktop: the inbox next to the open chat.
+      await sam.openConversation("Tara Okafor");
+      await sam.page.locator(".msg[data-type=image] img").evaluate((img) => img.decode());
+    }
     await sam.shot(`inbox-${suffix}`);
     await sam.close();
 

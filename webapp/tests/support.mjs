@@ -124,6 +124,7 @@ export class Person {
   async shot(name) {
     if (!SHOTS_DIR) return;
     await mkdir(SHOTS_DIR, { recursive: true });
+    await this.page.mouse.move(1, 1); // no hover state in the picture
     await this.page.waitForTimeout(300); // fonts and images settle
     await this.page.screenshot({ path: path.join(SHOTS_DIR, `${name}.png`) });
   }
