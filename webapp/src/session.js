@@ -320,7 +320,11 @@ export class Session {
     room.joining = false;
     room.pendingAfter = undefined;
     if (!ack.success) {
-      if (ack.code === "ROOM_NOT_ELIGIBLE") room.closed = true;
+      if (ack.code === "ROOM_NOT_ELIGIBLE") {
+        room.closed = true;
+        // No realtime in a closed conversation, but its history stays readable.
+        if (!room.messages.length) await this.readClosedHistory(room);
+      }
       if (ack.code === "BLOCKED") room.blocked = room.blocked || { reason: null };
       room.error = { code: ack.code, error: ack.error };
     } else if (room.error && ["NOT_JOINED", "TIMEOUT"].includes(room.error.code)) {
@@ -328,6 +332,16 @@ export class Session {
     }
     this.changed("room", roomId);
     if (this.isReading(roomId)) this.markRead(roomId);
+  }
+
+  async readClosedHistory(room) {
+    try {
+      const page = await this.api.roomMessages(room.id, { limit: HISTORY_PAGE });
+      for (const message of [...(page.data || [])].reverse()) this.putMessage(room, message);
+      room.hasOlder = room.messages.length < (page.pagination?.total ?? 0);
+    } catch {
+      // not readable (blocked): the notice says why
+    }
   }
 
   onJoined({ roomId, hubRole, members }) {

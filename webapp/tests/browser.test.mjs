@@ -100,6 +100,19 @@ test("an admin's warning reorders the student's inbox and shows as an amber aler
   assert.equal(await sam.page.locator(".room-notice").textContent(), NOTIFICATION_NOTICE);
   assert.ok(await sam.page.locator(".composer").isHidden(), "no composer for the student");
   assert.equal(await sam.page.locator("#composer-text").isVisible(), false);
+
+  // An admin opens a channel with someone new by their user id.
+  const newcomer = crypto.randomUUID();
+  await ada.page.locator("summary", { hasText: "Start an admin conversation" }).click();
+  await ada.page.getByLabel("Channel").selectOption("adminTutor");
+  await ada.page.getByLabel("User", { exact: true }).fill(newcomer);
+  await ada.page.getByLabel("Name", { exact: true }).fill("Nia Newton");
+  await ada.page.getByRole("button", { name: "Start conversation" }).click();
+  await ada.page.locator(".conv-head h2", { hasText: "Nia Newton" }).waitFor();
+  await ada.inboxItem("Nia Newton").locator(".label", { hasText: "Admin" }).waitFor();
+  await ada.send("Welcome to TutorHub, Nia!");
+  await ada.message("Welcome to TutorHub, Nia!").waitFor();
+  assert.equal((await ada.inboxNames())[0], "Nia Newton");
   await ada.close();
   await sam.close();
 });
@@ -120,6 +133,20 @@ test("a student and a tutor chat: both sides, inbox order, badge, typing, Seen, 
   await sam.page.locator(".msg.theirs", { hasText: "Hi Sam, ready for Thursday?" }).waitFor();
   assert.equal(await sam.badge("Tara Okafor"), 0);
   await tara.message("Hi Sam, ready for Thursday?").locator(".seen", { hasText: "Seen" }).waitFor();
+
+  await sam.page.locator(".conv-head .presence", { hasText: "Online" }).waitFor();
+
+  // A reply from the composer: the quote leads back to the original.
+  const question = sam.message("Hi Sam, ready for Thursday?");
+  await question.hover();
+  await question.getByRole("button", { name: "Reply" }).click();
+  await sam.page.locator(".reply-bar", { hasText: "Replying to Tara Okafor" }).waitFor();
+  await sam.send("Almost: one question first.");
+  const quote = tara.message("Almost: one question first.").locator(".quote");
+  await quote.waitFor();
+  assert.equal(await quote.locator(".quote-text").textContent(), "Hi Sam, ready for Thursday?");
+  await quote.click();
+  await tara.page.locator(".msg.flash", { hasText: "Hi Sam, ready for Thursday?" }).waitFor();
 
   await sam.type("Yes");
   await tara.page.locator(".typing-line", { hasText: "Sam Rivera is typing…" }).waitFor();
@@ -195,6 +222,17 @@ test("a super admin silences the tutor, whose send is refused in words, then lif
   await tara.send("Thanks, I am back.");
   await max.message("Thanks, I am back.").waitFor();
   assert.ok(await tara.page.locator(".room-error").isHidden(), "the refusal is cleared once a send succeeds");
+
+  await max.page.getByLabel("Reason").fill("Repeated spam");
+  await max.page.getByRole("button", { name: "Block", exact: true }).click();
+  await max.page.locator(".moderation .form-status", { hasText: "Tara Okafor is blocked for 10 minutes." }).waitFor();
+  await tara.page.locator(".room-notice", { hasText: "You have been blocked from this conversation: Repeated spam" }).waitFor();
+  assert.ok(await tara.page.locator(".composer").isHidden(), "no composer while blocked");
+  await max.page.getByRole("button", { name: "Lift block" }).click();
+  await max.page.locator(".moderation .form-status", { hasText: "Tara Okafor may join again." }).waitFor();
+  await tara.waitFor(() => tara.page.locator(".composer").isVisible(), "the composer to come back");
+  await tara.send("Back again.");
+  await max.message("Back again.").waitFor();
   await max.close();
   await tara.close();
 });
