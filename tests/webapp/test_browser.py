@@ -2,7 +2,8 @@
 
 The client is built from its current sources into a temporary folder and served by a real
 ``tutorhub-messaging serve`` on a seeded demo database. ``webapp/tests/browser.test.mjs`` runs
-its scenarios under node's test runner; when it asks (``@@stop``, ``@@start``, ``@@short-token``
+its scenarios under node's test runner; when it asks (``@@stop``, ``@@start``, ``@@short-token``,
+``@@long-history``
 on stderr) this harness stops the service, stores messages while it is down and starts it again
 on the same port, or mints a token that expires while the service is down.
 
@@ -29,7 +30,7 @@ from tests.support.users import TEST_SECRET
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.migrate import upgrade
 from tutorhub_messaging.demo.seed import Seeded, seed_demo
-from tutorhub_messaging.demo.users import STUDENT, TUTOR
+from tutorhub_messaging.demo.users import STUDENT, TUTOR, admin_of
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.identity.tokens import mint_user_token
 from tutorhub_messaging.messages.service import MessageRules, NewMessage, Sender, store_message
@@ -41,6 +42,7 @@ SUITE = WEBAPP_DIR / "tests" / "browser.test.mjs"
 CHROMIUM = os.environ.get("WEBAPP_CHROMIUM", "/usr/bin/chromium")
 SUITE_TIMEOUT_SECONDS = 420
 SHORT_TOKEN_TTL_SECONDS = 12
+LONG_HISTORY = 70  # more than one page of history on join (50)
 
 
 def _require_toolchain() -> str:
@@ -115,13 +117,30 @@ async def _store_while_down(settings: Settings, room_id: str) -> list[str]:
     return texts
 
 
+async def _store_many(settings: Settings, room_id: str, sender: Sender, count: int) -> None:
+    db = Database(settings.database_url)
+    try:
+        async with db.unit_of_work() as uow:
+            for number in range(1, count + 1):
+                await store_message(
+                    uow,
+                    SilentNotifier(),
+                    MessageRules(CHAT_HUB, settings.max_message_bytes),
+                    room_id=room_id,
+                    sender=sender,
+                    new=NewMessage(message_type="text", content={"body": f"Notice {number} of {count}"}),
+                )
+    finally:
+        await db.dispose()
+
+
 class Harness:
     """Answers the suite's requests on its stdin."""
 
-    def __init__(self, settings: Settings, env: dict[str, str], room_id: str) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str], seeded: Seeded) -> None:
         self.settings = settings
         self.env = env
-        self.room_id = room_id
+        self.rooms = seeded.rooms
         self.service = ServiceProcess(env)
         self.short_token_expires = 0.0
 
@@ -139,12 +158,17 @@ class Harness:
             self.service.kill()  # as a crash: no goodbye to any socket
             return "stopped"
         if command == "start":
-            gap = await _store_while_down(self.settings, self.room_id)
+            gap = await _store_while_down(self.settings, self.rooms["studentTutor"])
             # The short token has expired by the time the pages reconnect.
             await asyncio.sleep(max(0.0, self.short_token_expires + 1 - time.time()))
             self.service = ServiceProcess(self.env, port=self.service.port)
             await self.service.start()
             return json.dumps(gap)
+        if command == "long-history":
+            admin = admin_of(self.settings)
+            sender = Sender(admin.id, admin.fullname, admin.avatar)
+            await _store_many(self.settings, self.rooms["adminStudent"], sender, LONG_HISTORY)
+            return str(LONG_HISTORY)
         raise AssertionError(f"the browser suite asked for an unknown command: {command}")
 
 
@@ -206,7 +230,7 @@ def test_the_web_client_in_chromium(tmp_path: Path, built_client: Path) -> None:
             "MESSAGING_ENV": "development",
             "MESSAGING_WEBAPP_DIR": str(built_client),
         }
-        harness = Harness(settings, env, seeded.rooms["studentTutor"])
+        harness = Harness(settings, env, seeded)
         returncode, output = asyncio.run(_run_suite(node, harness, shots_dir))
     counts = summary_counts(output)
     passed = (

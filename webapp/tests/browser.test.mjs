@@ -276,3 +276,27 @@ test("a restarted server: Reconnecting…, then every message exactly once; an e
   await brief.page.locator(".token-form").waitFor();
   for (const person of [sam, tara, brief]) await person.close();
 });
+
+test("older messages load on scroll-up, each once", async () => {
+  const count = Number(await harness("long-history"));
+  const sam = await Person.signIn(browser, "Sam Rivera");
+  await sam.openConversation("Ada Moreno");
+  await sam.message(`Notice ${count} of ${count}`).waitFor();
+  assert.equal(await sam.messages().count(), 50, "one page of history on join");
+  await sam.page.getByRole("button", { name: "Load older messages" }).waitFor();
+  assert.equal(await sam.message("Welcome to TutorHub!").count(), 0);
+
+  // Scrolling to the top fetches older pages until the start of the conversation.
+  await sam.waitFor(async () => {
+    await sam.page.locator(".messages").evaluate((el) => el.scrollTo(0, 0));
+    return sam.page.locator(".history-start", { hasText: "Start of the conversation" }).count();
+  }, "the start of the conversation");
+  await sam.message("Welcome to TutorHub!").waitFor();
+  const ids = await sam.messages().evaluateAll((els) => els.map((el) => el.dataset.messageId));
+  assert.equal(new Set(ids).size, ids.length, "no message twice");
+  assert.ok(ids.length >= count + 3, `all ${ids.length} messages`);
+  for (const number of [1, Math.floor(count / 2), count]) {
+    assert.equal(await sam.message(`Notice ${number} of ${count}`).count(), 1);
+  }
+  await sam.close();
+});
