@@ -515,7 +515,9 @@ export class Session {
   }
 
   typing(roomId) {
-    if (!this.socket?.connected || !this.room(roomId).joined) return;
+    const room = this.room(roomId);
+    // A silenced user's typing events would only be refused.
+    if (!this.socket?.connected || !room.joined || room.silenced) return;
     const timer = this.typingSent.get(roomId);
     if (timer) clearTimeout(timer);
     else this.socket.emit("hub:event", { roomId, event: "typing" });
