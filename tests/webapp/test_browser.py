@@ -41,7 +41,7 @@ WEBAPP_DIR = Path(__file__).resolve().parents[2] / "webapp"
 SUITE = WEBAPP_DIR / "tests" / "browser.test.mjs"
 CHROMIUM = os.environ.get("WEBAPP_CHROMIUM", "/usr/bin/chromium")
 SUITE_TIMEOUT_SECONDS = 420
-SHORT_TOKEN_TTL_SECONDS = 12
+SHORT_TOKEN_TTL_SECONDS = 20
 LONG_HISTORY = 70  # more than one page of history on join (50)
 
 
