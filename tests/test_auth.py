@@ -59,9 +59,27 @@ async def test_no_token_is_401(client: httpx.AsyncClient, route: str) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_expired_token_is_401(client: httpx.AsyncClient) -> None:
+async def test_expired_token_is_401_with_its_own_reason(client: httpx.AsyncClient) -> None:
     past = int(time.time()) - 120
-    await assert_user_route_refuses(client, hs256(user_claims(exp=past, iat=past - 60)))
+    response = await client.get(USER_ROUTE, headers=bearer(hs256(user_claims(exp=past, iat=past - 60))))
+    assert_error(response, 401, "errMsg_tokenExpired")
+    assert response.json()["detail"] == "The token has expired"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_expired_token_on_a_hub_route_is_401_with_its_own_code(client: httpx.AsyncClient) -> None:
+    past = int(time.time()) - 120
+    token = hs256(user_claims(exp=past, iat=past - 60))
+    response = await client.get(f"/chat/{uuid.uuid4()}/messages", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "error": "The token has expired", "code": "TOKEN_EXPIRED"}
+
+
+async def test_an_expired_token_signed_with_another_key_is_only_invalid(client: httpx.AsyncClient) -> None:
+    """Expiry is told only for a token whose signature holds: a forger learns nothing more."""
+    past = int(time.time()) - 120
+    token = hs256(user_claims(exp=past, iat=past - 60), secret="another-secret-entirely-0123456789")
+    await assert_user_route_refuses(client, token)
 
 
 async def test_token_signed_with_another_secret_is_401(client: httpx.AsyncClient) -> None:

@@ -5,6 +5,7 @@ import { afterEach, describe, it } from "node:test";
 
 import {
   COMBINATIONS,
+  TRANSPORTS,
   URL_FORMS,
   claimScenario,
   closeAllSockets,
@@ -41,17 +42,21 @@ describe("connecting to the chat hub", () => {
   }
 
   for (const form of URL_FORMS) {
-    it(`refuses a token signed with another key (${form} URL)`, async () => {
+    it(`refuses a token signed with another key, without an expiry reason (${form} URL)`, async () => {
       const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.forged });
       const err = await connectError(socket);
       assert.equal(err.message, "Invalid token");
+      assert.equal(err.data, undefined);
     });
 
-    it(`refuses an expired token (${form} URL)`, async () => {
-      const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.expired });
-      const err = await connectError(socket);
-      assert.equal(err.message, "Invalid token");
-    });
+    for (const transport of TRANSPORTS) {
+      it(`refuses an expired token and says why in err.data over ${transport} (${form} URL)`, async () => {
+        const socket = openSocket({ form, transport, token: fixture().tokens.expired });
+        const err = await connectError(socket);
+        assert.equal(err.message, "Invalid token");
+        assert.deepEqual(err.data, { code: "TOKEN_EXPIRED" });
+      });
+    }
 
     it(`refuses a service (M2M) token: the hub is for users (${form} URL)`, async () => {
       const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.service });

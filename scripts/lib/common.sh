@@ -20,11 +20,16 @@ find_python() {
   return 1
 }
 
-# Creates $VENV_DIR if it is missing or broken, and (re)installs the package when pyproject.toml
-# changed since the last install. $1: the extras to install ("" or "test").
+# Creates $VENV_DIR if it is missing or broken, and installs the pinned dependency tree when the
+# lock file changed since the last install: every package at the version and with the hashes
+# requirements.lock (or requirements-test.lock, with the test extras) names, its build backend
+# included, then the package itself without resolving or downloading anything more.
+# $1: the extras to install ("" or "test").
+# After changing dependencies in pyproject.toml, regenerate the lock files with scripts/lock.
 ensure_venv() {
-  local extras="${1:-}" spec="." stamp python version
-  [ -n "$extras" ] && spec=".[$extras]"
+  local extras="${1:-}" lock="requirements.lock" stamp python version
+  [ "$extras" = "test" ] && lock="requirements-test.lock"
+  [ -f "$lock" ] || die "$lock is missing (scripts/lock writes it)"
   if ! "$VENV_DIR/bin/python" -c "import sys" >/dev/null 2>&1; then
     python="$(find_python)" || die "Python 3.$MIN_PYTHON_MINOR or newer is required (set PYTHON=/path/to/python3.11)"
     say "creating $VENV_DIR with $python"
@@ -34,13 +39,16 @@ ensure_venv() {
       die "could not create a virtual environment; on Debian/Ubuntu: apt-get install python3-venv"
     fi
   fi
-  version="$(sha256sum pyproject.toml | cut -c1-16)"
+  version="$(cat pyproject.toml requirements.lock requirements-test.lock 2>/dev/null | sha256sum | cut -c1-16)"
   stamp="$VENV_DIR/.installed-$version-${extras:-base}"
   # An install with the test extras also satisfies a plain one.
   if [ ! -f "$stamp" ] && { [ -n "$extras" ] || [ ! -f "$VENV_DIR/.installed-$version-test" ]; }; then
-    say "installing tutorhub-messaging ($spec) into $VENV_DIR"
-    "$VENV_DIR/bin/python" -m pip install --disable-pip-version-check --quiet --editable "$spec"
-    find "$VENV_DIR" -maxdepth 1 -name '.installed-*' ! -name ".installed-$version-*" -delete
+    say "installing tutorhub-messaging and its pinned dependencies ($lock) into $VENV_DIR"
+    "$VENV_DIR/bin/python" -m pip install --disable-pip-version-check --quiet --require-hashes -r "$lock"
+    "$VENV_DIR/bin/python" -m pip install --disable-pip-version-check --quiet --no-deps --no-build-isolation --editable .
+    "$VENV_DIR/bin/python" -m pip check >/dev/null ||
+      die "$lock does not cover pyproject.toml's dependencies: run scripts/lock ($("$VENV_DIR/bin/python" -m pip check | head -1))"
+    find "$VENV_DIR" -maxdepth 1 -name '.installed-*' -delete
     touch "$stamp"
   fi
 }

@@ -34,6 +34,14 @@ class Unauthenticated(AppError):
     default_key = "errMsg_loginRequired"
 
 
+class TokenExpiredError(Unauthenticated):
+    """Still a 401, with its own code and key so a client knows to refresh its token and retry."""
+
+    code = "TOKEN_EXPIRED"
+    default_message = "The token has expired"
+    default_key = "errMsg_tokenExpired"
+
+
 class Forbidden(AppError):
     status = 403
     code = "NOT_AUTHORIZED"
@@ -53,6 +61,12 @@ class Conflict(AppError):
     code = "CONFLICT"
     default_message = "Conflict"
     default_key = "errMsg_conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was already used for a different request"
+    default_key = "errMsg_idempotencyKeyReused"
 
 
 class PayloadTooLarge(AppError):

@@ -19,6 +19,7 @@ from tutorhub_messaging.errors import Conflict, Forbidden, InvalidInput, NotFoun
 from tutorhub_messaging.identity.directory import DirectoryRepository
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.messages.repository import MessageRepository
+from tutorhub_messaging.outbox import CONVERSATION_CREATED, CONVERSATION_UPDATED, record
 
 STUDENT_TUTOR = "studentTutor"
 ADMIN_CHANNEL_TYPES = frozenset({"adminStudent", "adminTutor"})
@@ -94,6 +95,12 @@ async def find_or_create(session: AsyncSession, new: NewConversation) -> Found:
             owner=new.owner,
         )
         if await repository.add_unique(conversation):
+            record(
+                session,
+                type=CONVERSATION_CREATED,
+                aggregate_id=conversation.id,
+                data=conversation_record(conversation),
+            )
             return Found(conversation, created=True)
         existing = await repository.get_by_key(*key)
         assert existing is not None, "the unique key refused the insert, so the row exists"
@@ -103,6 +110,22 @@ async def find_or_create(session: AsyncSession, new: NewConversation) -> Found:
     return Found(existing, created=False)
 
 
+async def change_conversation(session: AsyncSession, conversation: Conversation, **values: Any) -> bool:
+    """Apply the values that differ (see ``ConversationRepository.change``) and record the
+    ``conversation.updated`` event of a real change; False when nothing changed."""
+    previous = conversation_record(conversation)
+    if not await ConversationRepository(session).change(conversation, **values):
+        return False
+    record(
+        session,
+        type=CONVERSATION_UPDATED,
+        aggregate_id=conversation.id,
+        data=conversation_record(conversation),
+        previous=previous,
+    )
+    return True
+
+
 async def _fill_missing_names(
     session: AsyncSession, conversation: Conversation, new: NewConversation
 ) -> None:
@@ -110,7 +133,8 @@ async def _fill_missing_names(
     if conversation.participant_a_name and conversation.participant_b_name:
         return
     names = await _directory_names(session, conversation.participant_a, conversation.participant_b)
-    await ConversationRepository(session).change(
+    await change_conversation(
+        session,
         conversation,
         participant_a_name=conversation.participant_a_name
         or new.participant_a_name
@@ -154,6 +178,9 @@ async def create_conversation(uow: UnitOfWork, principal: Principal, body: Creat
                 key="errMsg_notAParticipant",
             )
         enrollment = await _check_enrollment(uow.session, body)
+    # Names of users come from the directory (what their own tokens and the user service say);
+    # only an admin may name the participants in the body.
+    given_a, given_b = (body.participantAName, body.participantBName) if principal.is_admin else (None, None)
     return await find_or_create(
         uow.session,
         NewConversation(
@@ -162,8 +189,8 @@ async def create_conversation(uow: UnitOfWork, principal: Principal, body: Creat
             participant_b=body.participantB,
             owner=principal.user_id,
             enrollment_id=enrollment.id if enrollment else None,
-            participant_a_name=body.participantAName or (enrollment.student_name if enrollment else None),
-            participant_b_name=body.participantBName or (enrollment.tutor_name if enrollment else None),
+            participant_a_name=given_a or (enrollment.student_name if enrollment else None),
+            participant_b_name=given_b or (enrollment.tutor_name if enrollment else None),
             course_title=body.courseTitle or (enrollment.course_title if enrollment else None),
         ),
     )

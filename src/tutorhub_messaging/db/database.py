@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -31,17 +32,42 @@ from tutorhub_messaging.errors import Unavailable
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+BeforeCommit = Callable[[], Awaitable[None]]
+
+# Where a session keeps its unit of work (``UnitOfWork.of``).
+_UOW_KEY = "unit_of_work"
 
 
 class UnitOfWork:
-    """A session plus the work to do once its transaction has committed."""
+    """A session, the writes to make just before its commit (in its transaction), and the work to
+    do once its transaction has committed."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._before_commit: list[BeforeCommit] = []
         self._after_commit: list[AfterCommit] = []
+        session.info[_UOW_KEY] = self
+
+    @staticmethod
+    def of(session: AsyncSession) -> UnitOfWork:
+        """The unit of work a session belongs to."""
+        uow = session.info.get(_UOW_KEY)
+        if not isinstance(uow, UnitOfWork):
+            raise RuntimeError("this session does not belong to a unit of work")
+        return uow
+
+    def before_commit(self, callback: BeforeCommit) -> None:
+        """Run ``callback`` in the transaction, after the unit's own work and just before COMMIT
+        (e.g. one multi-row insert of what the work staged); if it fails, nothing commits."""
+        self._before_commit.append(callback)
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
+
+    async def _run_before_commit(self) -> None:
+        while self._before_commit:
+            callback = self._before_commit.pop(0)
+            await callback()
 
     async def _run_after_commit(self) -> None:
         for callback in self._after_commit:
@@ -67,10 +93,14 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, session_info: dict[str, Any] | None = None) -> None:
+        """``session_info`` starts every session's ``info`` (services that write at commit find
+        their configuration there, e.g. the outbox)."""
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, info=session_info or {}
+        )
         # Searches that may scan a whole table: on SQLite, read-only connections of their own on
         # worker threads, so a long scan holds up neither the event loop nor the writer.
         self.search_engine = create_sqlite_search_engine(url) if url.startswith("sqlite") else None
@@ -101,6 +131,7 @@ class Database:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
+                    await uow._run_before_commit()
                     await session.commit()
                 except BaseException:
                     await session.rollback()

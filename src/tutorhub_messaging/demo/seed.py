@@ -32,7 +32,7 @@ from tutorhub_messaging.demo.users import (
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.identity.directory import DirectoryEntry, DirectoryRepository
 from tutorhub_messaging.messages.service import MessageRules, NewMessage, Sender, store_message
-from tutorhub_messaging.realtime import SilentNotifier
+from tutorhub_messaging.realtime import SilentHubControl, SilentNotifier
 from tutorhub_messaging.settings import Settings
 
 
@@ -242,6 +242,7 @@ async def seed_demo(uow: UnitOfWork, settings: Settings) -> Seeded:
             status="active",
         ),
         owner=admin.id,
+        hub_control=SilentHubControl(),  # seeded before the hub runs: nobody to tell
     )
     assert synced.conversation is not None, "an active enrollment has its conversation"
     seeded.rooms["studentTutor"] = synced.conversation["id"]

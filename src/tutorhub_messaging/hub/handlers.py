@@ -36,7 +36,7 @@ from tutorhub_messaging.hub.rooms import access_room
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.logs import request_id_var, user_id_var
-from tutorhub_messaging.messages.repository import ReadStateRepository
+from tutorhub_messaging.messages.reading import mark_read
 from tutorhub_messaging.moderation.service import check_may_speak
 from tutorhub_messaging.ops.metrics import SEND_TO_BROADCAST
 
@@ -77,11 +77,9 @@ async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dic
             if not access.permissions.read:
                 raise Forbidden("Your role in this room cannot read it")
             read_at = parse_read_time(request.data.get("lastReadTimestamp"), utcnow())
-            receipts = ReadStateRepository(uow.session)
-            await receipts.mark_read(access.room_id, principal.user_id, read_at)
             # Read state never moves backwards: tell the room where it actually stands.
             server_keys["lastReadTimestamp"] = iso(
-                await receipts.last_read_at(access.room_id, principal.user_id)
+                await mark_read(uow, access.room_id, principal.user_id, read_at)
             )
         else:
             if not access.permissions.send:

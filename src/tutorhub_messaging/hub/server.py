@@ -17,11 +17,12 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
-from tutorhub_messaging.hub.state import SocketRef
+from tutorhub_messaging.hub.state import SocketRef, StatePresence
 from tutorhub_messaging.hub.transport import (
     ConnectTimeout,
     NamespaceNotifier,
@@ -30,7 +31,7 @@ from tutorhub_messaging.hub.transport import (
     end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
+from tutorhub_messaging.identity.tokens import InvalidToken, TokenExpired, strip_bearer
 from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
     context.notifier = notifier
     state = hub_state(context)
+    context.outbox.presence = StatePresence(state)
     hub = HubRuntime(sio, context, state, notifier)
+    context.hub_control = HubClosing(hub)
     install_liveness(hub)
     ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
     close_on_malformed_packets(sio)
@@ -133,6 +136,9 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)
+    except TokenExpired:
+        # The guides' text, plus a reason the client can act on: ``err.data.code``.
+        raise SocketRefused("Invalid token", {"code": "TOKEN_EXPIRED"}) from None
     except InvalidToken:
         raise SocketRefused("Invalid token") from None
     except Unavailable:

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
 from tutorhub_messaging.identity.principal import SUPER_ADMIN, Principal
 from tutorhub_messaging.settings import Settings
@@ -22,9 +24,21 @@ M2M_TOKEN_NAME = "tutorhub-m2m-token"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_TOKEN_LENGTH = 8192
 
+# The key's length is checked once, at start (``Settings``: refused in production below 32 bytes,
+# one warning line in development); PyJWT would repeat it as a two-line warning per process.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
 
 class InvalidToken(Exception):
     """The token is malformed, expired, wrongly signed or of a refused algorithm."""
+
+
+class TokenExpired(InvalidToken):
+    """A correctly signed token past its ``exp``: the client should get a fresh one and retry.
+
+    Still an ``InvalidToken`` (the guides' texts do not change), but surfaces tell it apart so a
+    client knows to refresh rather than to log the user out.
+    """
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,8 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             options={"require": [], "verify_aud": False},
             leeway=5,
         )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return claims

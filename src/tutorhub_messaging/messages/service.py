@@ -2,13 +2,18 @@
 
 Callers decide *whether* the sender may send (hub roles, moderation, rate limit); this module
 decides *what* is stored: content checked against its type, reply target resolved, idempotency by
-``clientMessageId``, the conversation's inbox preview and the sender's read state updated, and the
-``hub:messageArrived`` broadcast queued for after the commit.
+``clientMessageId``, the conversation's inbox preview and the sender's read state updated, the
+``chatMessage.created`` event recorded in the outbox, and the ``hub:messageArrived`` broadcast
+queued for after the commit.
+
+The event stands for the whole send: the inbox preview and the sender's read state that a send
+moves are not announced as ``conversation.updated`` / ``readState.updated`` of their own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,6 +30,7 @@ from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.content import preview_of, validate_content
 from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
 from tutorhub_messaging.messages.serializers import message_record
+from tutorhub_messaging.outbox import CHAT_MESSAGE_CREATED, record
 from tutorhub_messaging.realtime import RoomNotifier
 
 MAX_CLIENT_MESSAGE_ID = 64
@@ -100,6 +106,19 @@ def message_row(
     }
 
 
+def record_message_created(
+    uow: UnitOfWork, room_id: str, sender_id: str | None, participants: Sequence[str], message: dict[str, Any]
+) -> None:
+    """The outbox event of a stored message; its recipients are the participants but the sender."""
+    record(
+        uow,
+        type=CHAT_MESSAGE_CREATED,
+        aggregate_id=room_id,
+        data=message,
+        recipients=[user for user in participants if user != sender_id],
+    )
+
+
 def check_client_message_id(value: Any) -> str | None:
     if value is None:
         return None
@@ -144,7 +163,10 @@ async def store_message(
     sender: Sender,
     new: NewMessage,
     status: str = "approved",
+    participants: Sequence[str] | None = None,
 ) -> StoredMessage:
+    """Store one message. ``participants`` (the room's, for the event's recipients) are read from
+    the conversation when the caller does not have them."""
     message_type, content = validate_content(rules.definition, new.message_type, new.content, rules.max_bytes)
     client_message_id = check_client_message_id(new.client_message_id)
     if new.forwarded is not None and not isinstance(new.forwarded, bool):
@@ -191,11 +213,17 @@ async def store_message(
     if sender.id is not None:
         await ReadStateRepository(uow.session).mark_read(room_id, sender.id, now)
 
-    record = message_record(message)
-    payload = {"roomId": room_id, "sender": sender.as_payload(), "message": record}
+    stored = message_record(message)
+    if participants is None:
+        conversation = await ConversationRepository(uow.session).get_active(room_id)
+        participants = (
+            (conversation.participant_a, conversation.participant_b) if conversation is not None else ()
+        )
+    record_message_created(uow, room_id, sender.id, participants, stored)
+    payload = {"roomId": room_id, "sender": sender.as_payload(), "message": stored}
 
     async def _announce() -> None:
         await notifier.emit_to_room(room_id, MESSAGE_ARRIVED, payload)
 
     uow.after_commit(_announce)
-    return StoredMessage(record, created=True)
+    return StoredMessage(stored, created=True)

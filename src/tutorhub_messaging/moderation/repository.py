@@ -6,7 +6,7 @@ from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.lists import one_of
@@ -61,20 +61,26 @@ class ModerationRepository:
         await self.session.flush()
         return action
 
-    async def lift(self, room_id: str, user_id: str, action: str) -> int:
-        """Deactivate every active action of this kind; returns how many were in force."""
-        result = await self.session.execute(
-            update(ChatModeration)
-            .where(
-                ChatModeration.room_id == room_id,
-                ChatModeration.user_id == user_id,
-                ChatModeration.action == action,
-                ChatModeration.is_active.is_(True),
-            )
-            .values(
-                is_active=False,
-                updated_at=utcnow(),
-                record_version=ChatModeration.record_version + 1,
+    async def lift(self, room_id: str, user_id: str, action: str) -> list[ChatModeration]:
+        """Deactivate every active action of this kind; returns those that were active."""
+        rows = list(
+            await self.session.scalars(
+                select(ChatModeration)
+                .where(
+                    ChatModeration.room_id == room_id,
+                    ChatModeration.user_id == user_id,
+                    ChatModeration.action == action,
+                    ChatModeration.is_active.is_(True),
+                )
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        now = utcnow()
+        for row in rows:
+            row.is_active = False
+            row.updated_at = now
+            row.record_version += 1
+        if rows:
+            await self.session.flush()
+        return rows

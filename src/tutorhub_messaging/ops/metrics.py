@@ -15,3 +15,26 @@ SEND_TO_BROADCAST = Histogram(
     "From receiving a send to handing its broadcast to the transport",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
+LOG_LINES_DROPPED = Counter(
+    "messaging_log_lines_dropped_total", "Log lines dropped because the log queue was full (a stalled reader)"
+)
+
+# Outgoing events (outbox) and their webhook deliveries.
+OUTBOX_EVENTS = Counter("messaging_outbox_events_total", "Events written to the outbox")
+WEBHOOK_ATTEMPTS = Counter(
+    "messaging_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+)
+WEBHOOK_DEAD_LETTERS = Counter(
+    "messaging_webhook_dead_letters_total",
+    "Webhook deliveries given up after the retry budget (MESSAGING_WEBHOOK_RETRY_BUDGET_SECONDS)",
+)
+WEBHOOK_PRUNED = Counter("messaging_outbox_pruned_total", "Delivered events and deliveries pruned")
+WEBHOOK_DEAD = Gauge("messaging_webhook_dead_deliveries", "Dead-lettered webhook deliveries kept for replay")
+# Service calls made with an Idempotency-Key: stored (did the work), replayed, reused (409),
+# refused (malformed or too long: 400); and expired keys deleted.
+IDEMPOTENCY_KEYS = Counter(
+    "messaging_idempotency_keys_total", "Service calls with an Idempotency-Key, by outcome", ["outcome"]
+)
+IDEMPOTENCY_KEYS_PRUNED = Counter(
+    "messaging_idempotency_keys_pruned_total", "Expired idempotency keys deleted"
+)
