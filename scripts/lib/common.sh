@@ -67,3 +67,45 @@ ensure_compat_modules() {
     printf '%s\n' "$lock_sum" >"$stamp"
   fi
 }
+
+# True when Node.js 20.19+ (what the web client's build tool needs) and npm are installed.
+webapp_node_ok() {
+  command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 &&
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+      process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null
+}
+
+# Installs webapp/node_modules from webapp/package-lock.json (npm ci) when missing or outdated:
+# the web client's build tool and, for its browser suite, playwright-core.
+ensure_webapp_modules() {
+  webapp_node_ok || die "Node.js 20.19 or newer with npm is required for the web client (found $(node --version 2>/dev/null || echo none))"
+  local lock_sum stamp="webapp/node_modules/.installed-lock"
+  lock_sum="$(sha256sum webapp/package-lock.json | cut -c1-16)"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+    say "installing the web client's packages (npm ci in webapp/)"
+    (cd webapp && npm ci --no-audit --no-fund --loglevel=error)
+    printf '%s\n' "$lock_sum" >"$stamp"
+  fi
+}
+
+# Builds the web client into webapp/dist (served at /app/) when its sources changed since the
+# last build. Without Node.js it says so in one line and returns: the API serves all the same.
+build_webapp() {
+  if ! webapp_node_ok; then
+    say "note: the web client at /app/ is built with Node.js 20.19 or newer and npm; install them and run ./scripts/run again (the API serves without it)"
+    return 0
+  fi
+  ensure_webapp_modules
+  local sources stamp="webapp/node_modules/.built-sources"
+  sources="$(cd webapp && find index.html vite.config.js package-lock.json src public -type f -print0 |
+    sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16)"
+  if [ -f webapp/dist/index.html ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$sources" ]; then
+    return 0
+  fi
+  say "building the web client (webapp/dist)"
+  if (cd webapp && npm run --silent build -- --logLevel warn); then
+    printf '%s\n' "$sources" >"$stamp"
+  else
+    say "warning: the web client did not build; the API serves without it"
+  fi
+}

@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.db.database import Database, SearchLimits
+from tutorhub_messaging.demo.endpoints import router as demo_router
 from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
@@ -33,8 +34,9 @@ from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
+from tutorhub_messaging.rest.webapp import mount_web_client
 from tutorhub_messaging.routes import include_routers
-from tutorhub_messaging.settings import SessionStore, Settings, get_settings
+from tutorhub_messaging.settings import Environment, SessionStore, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +107,9 @@ def create_fastapi(context: AppContext) -> FastAPI:
     app.include_router(ops_router)
     app.include_router(docs_router)
     include_routers(app)
+    if context.settings.env is Environment.DEVELOPMENT:
+        app.include_router(demo_router)  # demo sign-in: absent (404) in production
+    mount_web_client(app, context.settings)
     _document_real_errors_only(app)
     return app
 

@@ -110,6 +110,16 @@ def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
         )
 
 
+def _seed_demo(settings: Settings) -> int:
+    """Seed the demo; the number of sample messages it added (0 when it was there already)."""
+    from tutorhub_messaging.demo.command import DemoRefused, run_demo_seed
+
+    try:
+        return run_demo_seed(settings).messages_added
+    except DemoRefused as exc:
+        _fail(str(exc), status=2)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from tutorhub_messaging.serving import ServeError, bind, run
 
@@ -121,6 +131,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except ServeError as exc:
         _fail(str(exc), status=1)
     migrations = "skipped (--no-migrate)" if args.no_migrate else f"applied up to {_migrate(settings)}"
+    if args.demo:
+        added = _seed_demo(settings)
+        print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
 
     tune_garbage_collector()
@@ -136,6 +149,15 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
     revision = _migrate(settings)
     stop_logging()
     print(f"migrations applied: the database is at revision {revision}", file=sys.stderr)
+
+
+def cmd_demo(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    _migrate(settings)
+    added = _seed_demo(settings)
+    stop_logging()
+    print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -177,6 +199,7 @@ EPILOG = """\
 examples:
   tutorhub-messaging serve --host 0.0.0.0 --port 8080
   tutorhub-messaging migrate
+  tutorhub-messaging demo
   tutorhub-messaging token --role tutor --fullname "Tara Tutor"
   tutorhub-messaging token --m2m --service adminPanel
 
@@ -249,6 +272,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-migrate", action="store_true", help="do not apply migrations on start (default: apply them)"
     )
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the demo users first, development mode only (default: no)"
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = commands.add_parser(
@@ -257,6 +283,16 @@ def build_parser() -> argparse.ArgumentParser:
         description="Bring the database at MESSAGING_DATABASE_URL to the newest schema, then exit.",
     )
     migrate.set_defaults(func=cmd_migrate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="seed demo users and conversations (development mode only)",
+        description=(
+            "Apply migrations, then seed a demo student, tutor, admin and super admin with their "
+            "conversations and sample messages. Running it again adds nothing."
+        ),
+    )
+    demo.set_defaults(func=cmd_demo)
 
     token = commands.add_parser(
         "token",

@@ -146,6 +146,9 @@ class Settings(BaseSettings):
     search_connections: PositiveInt = 2
     search_timeout_ms: PositiveInt = 5_000
 
+    # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).
+    webapp_dir: Path | None = None
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _known_log_level(cls, value: object) -> object:
