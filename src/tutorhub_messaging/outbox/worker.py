@@ -67,6 +67,7 @@ class WebhookConfig:
     backoff_max: float
     concurrency: int
     poll: float
+    batch: float
     lease: float
     retention: float
 
@@ -82,6 +83,7 @@ class WebhookConfig:
             backoff_max=settings.webhook_backoff_max_seconds,
             concurrency=settings.webhook_concurrency,
             poll=settings.webhook_poll_seconds,
+            batch=settings.webhook_batch_seconds,
             lease=settings.webhook_lease_seconds,
             retention=settings.outbox_retention_seconds,
         )
@@ -120,8 +122,10 @@ class _EndpointLoop:
             max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency
         )
         async with httpx.AsyncClient(timeout=self.config.timeout, limits=limits) as client:
+            loop = asyncio.get_running_loop()
             try:
                 while True:
+                    last_round = loop.time()
                     try:
                         await self._settle()
                         free = self.config.concurrency - len(self.in_flight)
@@ -134,6 +138,9 @@ class _EndpointLoop:
                         log.warning("webhook round failed for an endpoint; retrying", exc_info=True)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.signal.wait(), self.config.poll)
+                    # Rounds at least ``batch`` apart: under load, what commits and finishes
+                    # meanwhile is claimed and settled together, one transaction each per round.
+                    await asyncio.sleep(max(0.0, last_round + self.config.batch - loop.time()))
                     self.signal.clear()
             finally:
                 for task in list(self.in_flight):
