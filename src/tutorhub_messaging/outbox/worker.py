@@ -97,6 +97,14 @@ class _Attempt:
     error: str
 
 
+def _outcome(attempt: _Attempt) -> str:
+    if attempt.ok:
+        return "delivered"
+    if attempt.status is not None:
+        return "refused"  # a non-2xx answer
+    return "timeout" if attempt.error.startswith("timeout") else "unreachable"
+
+
 def next_attempt(config: WebhookConfig, delivery: Claimed, now: datetime) -> datetime | None:
     """When to try again after a failed attempt, or None once the retry budget is spent."""
     attempts = delivery.attempts + 1
@@ -179,9 +187,11 @@ class _EndpointLoop:
             attempt = _Attempt(
                 delivery, ok, response.status_code, "" if ok else f"HTTP {response.status_code}"
             )
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            attempt = _Attempt(delivery, False, None, f"timeout ({type(exc).__name__})")
+        except (httpx.HTTPError, OSError) as exc:
             attempt = _Attempt(delivery, False, None, type(exc).__name__)
-        WEBHOOK_ATTEMPTS.labels(outcome="delivered" if attempt.ok else "failed").inc()
+        WEBHOOK_ATTEMPTS.labels(outcome=_outcome(attempt)).inc()
         self.finished.append(attempt)
         self.signal.set()
 
