@@ -164,6 +164,39 @@ def history_section(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def webhooks_section(results: dict[str, Any]) -> list[str]:
+    """``results``: {"off": run_inbox result, "on": the same with webhooks on, plus drain counts}."""
+    lines = ["### Inbox traffic with webhooks on and off (one run, fresh databases)", ""]
+    rows = []
+    rates = {}
+    for label, key in (("webhooks off", "off"), ("webhooks on (local receiver)", "on")):
+        result = results[key]
+        best = sustained(result["steps"])
+        rates[key] = best["deliveredPerSecond"] if best else 0.0
+        rows.append(
+            [
+                label,
+                f"{rates[key]:.0f}",
+                _ms(best["p50"] if best else None),
+                _ms(best["p99"] if best else None),
+                f"{result['cpu_us_per_message']:.0f}",
+            ]
+        )
+    lines += _table(
+        ["service", "sustained msg/s", "p50 ms", "p99 ms", "server CPU µs per message (whole ladder)"], rows
+    )
+    ratio = rates["on"] / rates["off"] if rates["off"] else 0.0
+    on = results["on"]
+    lines += [
+        "",
+        f"- Ratio on/off: **{ratio:.2f}x** (target ≥ 0.9x: {'met' if ratio >= 0.9 else 'not met'}).",
+        f"- Events written with webhooks on: {on['events']:,}; distinct events the receiver got: "
+        f"{on['delivered_ids']:,} ({on['posts']:,} POSTs), {on['drain_seconds']:.0f} s after the "
+        "ladder ended.",
+    ]
+    return lines
+
+
 def _passed_the_top(steps: list[dict[str, Any]]) -> bool:
     """The last step passed, so the ladder ran out of rungs before the server failed one."""
     return sustained(steps[-1:]) is not None

@@ -200,11 +200,13 @@ async def test_a_receiver_down_for_a_while_gets_everything_afterwards_in_room_or
 
 
 async def test_a_receiver_answering_500_gets_everything_once_it_recovers_in_room_order(
-    app: Any, hub: Sockets, receiver: Receiver
+    app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver
 ) -> None:
     receiver.mode = "fail"
     await _chat(hub, app, rooms=3, per_room=4)
     await receiver.wait_until(lambda: sum(r.answered == 500 for r in receiver.requests) >= 6)
+    metrics = (await client.get("/metrics")).text
+    assert _metric(metrics, 'messaging_webhook_attempts_total{outcome="refused"}') >= 6
 
     receiver.mode = "ok"
 
@@ -221,7 +223,7 @@ async def test_a_receiver_answering_500_gets_everything_once_it_recovers_in_room
 
 
 async def test_a_hanging_request_holds_up_only_its_room(
-    app: Any, hub: Sockets, receiver: Receiver, student: User, tutor: User
+    app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver, student: User, tutor: User
 ) -> None:
     stuck_room = await create_room(app, student, tutor)
     socket = await hub.connect(student)
@@ -238,6 +240,8 @@ async def test_a_hanging_request_holds_up_only_its_room(
     await receiver.wait_until(lambda: sum(r.answered == 0 for r in receiver.requests) >= 2)
     hung = [r.event["id"] for r in receiver.requests if r.answered == 0]
     assert set(hung) == {expected[stuck_room][0]}  # retried after the timeout; the second waits
+    metrics = (await client.get("/metrics")).text
+    assert _metric(metrics, 'messaging_webhook_attempts_total{outcome="timeout"}') >= 1
 
     receiver.mode = "ok"
 

@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     webhook_concurrency: PositiveInt = 32
     # How often each process looks for due deliveries besides being woken by its own commits.
     webhook_poll_seconds: PositiveFloat = 1.0
+    # Rounds of one endpoint's loop are at least this far apart (claims and settles are batched).
+    webhook_batch_seconds: PositiveFloat = 0.05
     # A process holds a delivery this long; after it, a killed process's deliveries go to another.
     webhook_lease_seconds: PositiveFloat = 30.0
     # Delivered events (and events with no webhook to deliver to) are deleted after this.

@@ -66,12 +66,14 @@ async def test_a_process_killed_mid_dispatch_leaves_nothing_undelivered_after_a_
     env = {**webhook_env(receiver), "MESSAGING_MESSAGE_RATE_PER_MINUTE": "100000"}
     doomed = processes(**env)
     await doomed.start()
-    receiver.delay = 0.1  # dispatch is still going on when the process dies
+    receiver.mode = "fail"  # nothing is acknowledged until every message is in
     rooms = await _rooms(app, 4)
     for index in range(5):
         for room, sender in rooms:
             await _send(doomed, room, sender, f"message {index}")
-    await receiver.wait_until(lambda: len(receiver.requests) >= 3)
+    receiver.delay = 0.3  # dispatch is still going on when the process dies
+    receiver.mode = "ok"
+    await receiver.wait_until(lambda: len(receiver.delivered) >= 3)
 
     doomed.kill()
     assert len(receiver.delivered_ids()) < 20

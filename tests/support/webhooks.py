@@ -122,6 +122,7 @@ def webhook_settings(receiver: Receiver, **extra: Any) -> dict[str, Any]:
         "webhook_timeout_seconds": 0.5,
         "webhook_lease_seconds": 2.0,
         "webhook_poll_seconds": 0.05,
+        "webhook_batch_seconds": 0.01,
         "webhook_backoff_initial_seconds": 0.05,
         "webhook_backoff_max_seconds": 0.3,
         **extra,

@@ -22,7 +22,9 @@ LOG_LINES_DROPPED = Counter(
 # Outgoing events (outbox) and their webhook deliveries.
 OUTBOX_EVENTS = Counter("messaging_outbox_events_total", "Events written to the outbox")
 WEBHOOK_ATTEMPTS = Counter(
-    "messaging_webhook_attempts_total", "Webhook delivery attempts by outcome", ["outcome"]
+    "messaging_webhook_attempts_total",
+    "Webhook delivery attempts by outcome: delivered, refused (non-2xx), timeout, unreachable",
+    ["outcome"],
 )
 WEBHOOK_DEAD_LETTERS = Counter(
     "messaging_webhook_dead_letters_total",

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, exists, func, insert, select, text, update
+from sqlalchemy import Integer, Table, bindparam, delete, exists, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from tutorhub_messaging.db.models import OutboxEvent, WebhookDelivery
 from tutorhub_messaging.db.prepared import ManyRowsStatement
+from tutorhub_messaging.db.types import UtcDateTime
 
 PENDING = "pending"
 DELIVERED = "delivered"
@@ -45,6 +45,42 @@ _LOCK_ROOMS = text(
     "SELECT pg_advisory_xact_lock(h) FROM "
     "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s"
 )
+
+
+def _claim_statement(*, skip_locked: bool) -> Any:
+    """Lease the due heads: per (endpoint, room), the pending delivery with the lowest id, when it
+    is due and not leased. Built once per dialect (it runs every round of every endpoint)."""
+    d = _DELIVERIES.c
+    now = bindparam("b_now", type_=UtcDateTime)
+    heads = (
+        select(func.min(d.id).label("id"))
+        .where(d.endpoint == bindparam("b_endpoint"), d.status == PENDING)
+        .group_by(d.room_id)
+        .subquery("heads")
+    )
+    due = (
+        select(d.id)
+        .join(heads, heads.c.id == d.id)
+        .where(d.next_attempt_at <= now, d.lease_until.is_(None) | (d.lease_until < now))
+        .order_by(d.id)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True, of=_DELIVERIES)
+    return (
+        update(_DELIVERIES)
+        .where(
+            d.id.in_(due.scalar_subquery()),
+            d.status == PENDING,
+            d.lease_until.is_(None) | (d.lease_until < now),
+        )
+        .values(lease_until=bindparam("b_until", type_=UtcDateTime), leased_by=bindparam("b_owner"))
+        .returning(d.id, d.event_id, d.event_type, d.room_id, d.attempts, d.retry_from)
+    )
+
+
+_CLAIM = _claim_statement(skip_locked=False)
+_CLAIM_PG = _claim_statement(skip_locked=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,39 +118,10 @@ class OutboxRepository:
     ) -> list[Claimed]:
         """Lease up to ``limit`` deliveries due for ``endpoint``, each the oldest pending one of its
         room (a room's next event waits for the previous one), skipping rooms in flight anywhere."""
-        d = _DELIVERIES.c
-        earlier = aliased(WebhookDelivery)
-        heads = (
-            select(d.id)
-            .where(
-                d.endpoint == endpoint,
-                d.status == PENDING,
-                d.next_attempt_at <= now,
-                (d.lease_until.is_(None)) | (d.lease_until < now),
-                ~exists().where(
-                    earlier.endpoint == d.endpoint,
-                    earlier.status == PENDING,
-                    earlier.room_id == d.room_id,
-                    earlier.id < d.id,
-                ),
-            )
-            .order_by(d.id)
-            .limit(limit)
-        )
         connection = await self.session.connection()
-        if connection.dialect.name == "postgresql":
-            heads = heads.with_for_update(skip_locked=True)
-        statement = (
-            update(_DELIVERIES)
-            .where(
-                d.id.in_(heads.scalar_subquery()),
-                d.status == PENDING,
-                (d.lease_until.is_(None)) | (d.lease_until < now),
-            )
-            .values(lease_until=lease_until, leased_by=owner)
-            .returning(d.id, d.event_id, d.event_type, d.room_id, d.attempts, d.retry_from)
-        )
-        leased = (await connection.execute(statement)).all()
+        statement = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM
+        values = {"b_endpoint": endpoint, "b_now": now, "b_until": lease_until, "b_owner": owner}
+        leased = (await connection.execute(statement, {**values, "b_limit": limit})).all()
         if not leased:
             return []
         payloads = dict(

@@ -67,6 +67,7 @@ class WebhookConfig:
     backoff_max: float
     concurrency: int
     poll: float
+    batch: float
     lease: float
     retention: float
 
@@ -82,6 +83,7 @@ class WebhookConfig:
             backoff_max=settings.webhook_backoff_max_seconds,
             concurrency=settings.webhook_concurrency,
             poll=settings.webhook_poll_seconds,
+            batch=settings.webhook_batch_seconds,
             lease=settings.webhook_lease_seconds,
             retention=settings.outbox_retention_seconds,
         )
@@ -93,6 +95,14 @@ class _Attempt:
     ok: bool
     status: int | None
     error: str
+
+
+def _outcome(attempt: _Attempt) -> str:
+    if attempt.ok:
+        return "delivered"
+    if attempt.status is not None:
+        return "refused"  # a non-2xx answer
+    return "timeout" if attempt.error.startswith("timeout") else "unreachable"
 
 
 def next_attempt(config: WebhookConfig, delivery: Claimed, now: datetime) -> datetime | None:
@@ -120,8 +130,10 @@ class _EndpointLoop:
             max_connections=self.config.concurrency, max_keepalive_connections=self.config.concurrency
         )
         async with httpx.AsyncClient(timeout=self.config.timeout, limits=limits) as client:
+            loop = asyncio.get_running_loop()
             try:
                 while True:
+                    last_round = loop.time()
                     try:
                         await self._settle()
                         free = self.config.concurrency - len(self.in_flight)
@@ -134,6 +146,9 @@ class _EndpointLoop:
                         log.warning("webhook round failed for an endpoint; retrying", exc_info=True)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.signal.wait(), self.config.poll)
+                    # Rounds at least ``batch`` apart: under load, what commits and finishes
+                    # meanwhile is claimed and settled together, one transaction each per round.
+                    await asyncio.sleep(max(0.0, last_round + self.config.batch - loop.time()))
                     self.signal.clear()
             finally:
                 for task in list(self.in_flight):
@@ -172,9 +187,11 @@ class _EndpointLoop:
             attempt = _Attempt(
                 delivery, ok, response.status_code, "" if ok else f"HTTP {response.status_code}"
             )
-        except (httpx.HTTPError, TimeoutError, OSError) as exc:
+        except (httpx.TimeoutException, TimeoutError) as exc:
+            attempt = _Attempt(delivery, False, None, f"timeout ({type(exc).__name__})")
+        except (httpx.HTTPError, OSError) as exc:
             attempt = _Attempt(delivery, False, None, type(exc).__name__)
-        WEBHOOK_ATTEMPTS.labels(outcome="delivered" if attempt.ok else "failed").inc()
+        WEBHOOK_ATTEMPTS.labels(outcome=_outcome(attempt)).inc()
         self.finished.append(attempt)
         self.signal.set()
 
