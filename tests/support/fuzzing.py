@@ -27,7 +27,8 @@ SERVICE, ANONYMOUS, FORGED = "service", "anonymous", "forged"
 CALLERS = (*USERS, SERVICE, ANONYMOUS, FORGED)
 PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
 
-# Which message type a content is meant for: the type with the most required fields it has.
+# Which message type a content is meant for: the type with the most required fields it has
+# (every required content field is text).
 REQUIRED_FIELDS = sorted(
     ((name, [f.name for f in t.fields if f.required]) for name, t in CHAT_HUB.message_types.items()),
     key=lambda item: -len(item[1]),
@@ -60,7 +61,7 @@ def content_type_name(content: Any) -> str | None:
     if not isinstance(content, dict):
         return None
     for name, required in REQUIRED_FIELDS:
-        if all(content.get(key) is not None for key in required):
+        if all(isinstance(content.get(key), str) for key in required):
             return name
     return None
 

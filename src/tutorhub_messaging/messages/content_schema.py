@@ -44,6 +44,8 @@ def content_schema(message_type: MessageType) -> dict[str, Any]:
     """The content object of one message type; other keys are accepted and dropped."""
     return {
         "title": f"{message_type.name} content",
+        "description": "Other keys are dropped, yet they count toward the size limit and must be "
+        "JSON the service can relay (integers within 64 bits, nesting under 255 levels).",
         "type": "object",
         "properties": {spec.name: field_schema(spec) for spec in message_type.fields},
         "required": [spec.name for spec in message_type.fields if spec.required],
@@ -75,7 +77,7 @@ def send_body_variants(
                 "type": "object",
                 "properties": {
                     "messageType": tag,
-                    content_key: {**schema, "description": max_bytes_note},
+                    content_key: {**schema, "description": f"{max_bytes_note}. {schema['description']}"},
                     **common,
                 },
                 "required": required,
