@@ -135,6 +135,26 @@ async def test_bad_bodies_are_invalid_payload_and_store_nothing(
     assert (await conversation_row(app, room)).last_message_at is None
 
 
+async def test_an_integer_field_takes_a_json_integer_written_with_a_fraction_of_zero(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    # 640.0 is the JSON integer 640 (as JSON Schema's "integer" says): stored and answered as 640.
+    raw = (
+        b'{"messageType": "image", '
+        b'"data": {"mediaUrl": "https://x.test/a.png", "width": 640.0, "height": 0.0}}'
+    )
+    response = await client.post(
+        f"/chat/{room}/messages", headers={**student.headers, "content-type": "application/json"}, content=raw
+    )
+    assert response.status_code == 201, response.text
+    content = response.json()["data"]["content"]
+    assert content == {"mediaUrl": "https://x.test/a.png", "width": 640, "height": 0}
+    assert b'"width":640,' in response.content
+    for refused in (640.5, -1.0, 1e300):
+        body = {"messageType": "image", "data": {"mediaUrl": "https://x.test/a.png", "width": refused}}
+        assert_hub_error(await send(client, student, room, body), 400, "INVALID_PAYLOAD")
+
+
 @pytest.mark.parametrize(
     "raw",
     [

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from tutorhub_messaging.rest.fields import BodyId, Name, Text, Title
-from tutorhub_messaging.rest.openapi import ListEnvelope, SuccessEnvelope
+from tutorhub_messaging.rest.openapi import NON_BLANK, ListEnvelope, SuccessEnvelope
 
 ConversationType = Literal["studentTutor", "adminStudent", "adminTutor"]
 ConversationStatus = Literal["active", "closed"]
@@ -40,7 +40,7 @@ class SendSystemMessageBody(BaseModel):
 
     targetUserId: BodyId
     targetUserRole: Literal["student", "tutor"]
-    messageContent: Text
+    messageContent: Annotated[Text, NON_BLANK]  # blank is refused by the service
     resolutionType: ResolutionType | None = None
     complaintId: BodyId | None = None
     severity: Severity | None = None

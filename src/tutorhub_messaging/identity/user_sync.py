@@ -35,11 +35,23 @@ def _role_id(value: Any) -> Any:
     return joined or None
 
 
+# Documented as ``_role_id`` reads it: names separated by commas (blank parts are dropped).
+_ROLE = r"[A-Za-z][A-Za-z0-9_-]{0,63}"
+ROLE_LIST_PATTERN = rf"^\s*({_ROLE})?\s*(,\s*({_ROLE})?\s*)*$"
+ROLE_ITEM_PATTERN = rf"^\s*({_ROLE})?\s*$"
 RoleId = Annotated[
     str | None,
     BeforeValidator(_role_id),
     WithJsonSchema(
-        {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}, {"type": "null"}]}
+        {
+            "anyOf": [
+                {"type": "string", "pattern": ROLE_LIST_PATTERN},
+                {"type": "array", "items": {"type": "string", "pattern": ROLE_ITEM_PATTERN}},
+                {"type": "null"},
+            ],
+            "description": f"role names (letters, digits, '_' and '-'), at most {MAX_ROLE_ID_LENGTH} "
+            "characters when joined with commas",
+        }
     ),
 ]
 

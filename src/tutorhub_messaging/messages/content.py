@@ -14,6 +14,7 @@ from tutorhub_messaging.hub.definition import ContentField, HubDefinition, Messa
 from tutorhub_messaging.identity.tokens import UUID_RE
 
 PREVIEW_LENGTH = 100
+MAX_EXACT_FLOAT_INTEGER = 2**53
 WEB_SCHEMES = frozenset({"http", "https"})
 
 
@@ -44,9 +45,21 @@ def _field_ok(spec: ContentField, value: Any) -> bool:
             return False
         return spec.choices is None or value in spec.choices
     if spec.kind == "integer":
-        # bool is an int in Python, never in JSON.
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        integer = json_integer(value)
+        return integer is not None and integer >= 0
     return True  # json: any JSON value
+
+
+def json_integer(value: Any) -> int | None:
+    """A JSON integer as Python reads it: an ``int`` (a ``bool`` never is one), or a float with no
+    fraction that a float holds exactly (``640.0`` is the integer 640 in JSON)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT_FLOAT_INTEGER:
+        return int(value)
+    return None
 
 
 def message_type_of(definition: HubDefinition, name: Any) -> MessageType:
@@ -107,7 +120,7 @@ def clean_content(message_type: MessageType, content: Any) -> dict[str, Any]:
                 f"content.{spec.name} is not valid for {message_type.name} messages",
                 key="errMsg_contentIsNotValid",
             )
-        cleaned[spec.name] = value
+        cleaned[spec.name] = json_integer(value) if spec.kind == "integer" else value
     if not _storable(cleaned):
         raise InvalidInput(
             "content must not contain NUL characters or non-finite numbers", key="errMsg_contentIsNotValid"

@@ -13,9 +13,14 @@ from fastapi import APIRouter, Path, Query, Request
 from tutorhub_messaging.messages import editing, listing
 from tutorhub_messaging.messages.filters import FilterLimits, message_query
 from tutorhub_messaging.messages.schemas import (
+    FILTER_VALUES_SCHEMA,
     ChatMessageEnvelope,
     ChatMessageListEnvelope,
     ChatMessageUpdate,
+    IdFilterValue,
+    MessageTypeFilterValue,
+    StatusFilterValue,
+    TextFilterValue,
 )
 from tutorhub_messaging.rest.dependencies import Context, CurrentUser
 from tutorhub_messaging.rest.envelope import envelope
@@ -37,24 +42,34 @@ MessageIdParam = Annotated[
 def _filter(description: str) -> object:
     return Query(
         description=f"{description}. Repeat for any of several values; `null` matches a missing value.",
+        json_schema_extra=FILTER_VALUES_SCHEMA,
     )
 
 
-RoomIdFilter = Annotated[list[str] | None, _filter("Room (conversation) id, exact")]
-SenderIdFilter = Annotated[list[str] | None, _filter("Sender user id, exact")]
-SenderNameFilter = Annotated[list[str] | None, _filter("Sender name, case-insensitive partial match")]
-SenderAvatarFilter = Annotated[list[str] | None, _filter("Sender avatar URL, case-insensitive partial match")]
-MessageTypeFilter = Annotated[
-    list[str] | None, _filter("text, image, document, system or warning (case-insensitive)")
+RoomIdFilter = Annotated[list[IdFilterValue] | None, _filter("Room (conversation) id, exact")]
+SenderIdFilter = Annotated[list[IdFilterValue] | None, _filter("Sender user id, exact")]
+SenderNameFilter = Annotated[
+    list[TextFilterValue] | None, _filter("Sender name, case-insensitive partial match")
 ]
-ContentFilter = Annotated[list[str] | None, _filter("Case-insensitive text found in the content's JSON")]
+SenderAvatarFilter = Annotated[
+    list[TextFilterValue] | None, _filter("Sender avatar URL, case-insensitive partial match")
+]
+MessageTypeFilter = Annotated[
+    list[MessageTypeFilterValue] | None,
+    _filter("text, image, document, system or warning (case-insensitive)"),
+]
+ContentFilter = Annotated[
+    list[TextFilterValue] | None, _filter("Case-insensitive text found in the content's JSON")
+]
 TimestampFilter = Annotated[
-    list[str] | None,
+    list[TextFilterValue] | None,
     _filter("Case-insensitive partial match on the ISO time, e.g. 2026-11-22 for that day (UTC)"),
 ]
-StatusFilter = Annotated[list[str] | None, _filter("pending, approved or rejected (case-insensitive)")]
+StatusFilter = Annotated[
+    list[StatusFilterValue] | None, _filter("pending, approved or rejected (case-insensitive)")
+]
 ReplyToFilter = Annotated[
-    list[str] | None, _filter("Case-insensitive text found in replyTo's JSON, e.g. an id")
+    list[TextFilterValue] | None, _filter("Case-insensitive text found in replyTo's JSON, e.g. an id")
 ]
 PageNumber = Annotated[
     int,

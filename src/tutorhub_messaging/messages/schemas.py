@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES
+from tutorhub_messaging.hub.chat import CHAT_HUB
+from tutorhub_messaging.messages.content_schema import any_content_schema, send_body_variants
+from tutorhub_messaging.messages.filters import MAX_VALUE_LENGTH, MAX_VALUES_PER_FILTER, NULL
 from tutorhub_messaging.messages.service import MAX_CLIENT_MESSAGE_ID
-from tutorhub_messaging.rest.openapi import ListEnvelope, SuccessEnvelope
+from tutorhub_messaging.rest.openapi import NO_NUL_PATTERN, ListEnvelope, SuccessEnvelope, any_case_pattern
 
 # The guide's enum options (``db.models.MESSAGE_TYPES`` / ``MESSAGE_STATUSES``).
 MessageTypeName = Literal["text", "image", "document", "system", "warning"]
@@ -48,6 +52,24 @@ class ChatMessageRecord(BaseModel):
     owner: str | None = Field(alias="_owner")
 
 
+# --- listChatMessages filter values (checked by ``messages.filters``) ------------------------
+
+# Each filter may be repeated this often (the parameter's ``maxItems``).
+FILTER_VALUES_SCHEMA = {"maxItems": MAX_VALUES_PER_FILTER}
+IdFilterValue = Annotated[
+    str, WithJsonSchema({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "const": NULL}]})
+]
+TextFilterValue = Annotated[
+    str, WithJsonSchema({"type": "string", "maxLength": MAX_VALUE_LENGTH, "pattern": NO_NUL_PATTERN})
+]
+MessageTypeFilterValue = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": any_case_pattern(MESSAGE_TYPES, NULL)})
+]
+StatusFilterValue = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": any_case_pattern(MESSAGE_STATUSES, NULL)})
+]
+
+
 # --- /v1 chatMessage envelopes -------------------------------------------------------------
 
 
@@ -59,10 +81,27 @@ class ChatMessageListEnvelope(ListEnvelope):
     chatMessages: list[ChatMessageRecord]
 
 
+MAX_BYTES_NOTE = "its JSON is at most the service's message size limit (64 KiB by default; 413 beyond)"
+
+
+def _update_body_schema(schema: dict[str, Any]) -> None:
+    """Content of any message type (the stored message's type decides which applies), and at
+    least one of ``content`` and ``status`` not null."""
+    properties = schema["properties"]
+    content = any_content_schema(CHAT_HUB, properties["content"].get("description", ""))
+    content["anyOf"].append({"type": "null"})
+    properties["content"] = content
+    properties["status"].pop("default", None)
+    schema["anyOf"] = [
+        {"required": ["content"], "properties": {"content": {"type": "object"}}},
+        {"required": ["status"], "properties": {"status": {"type": "string"}}},
+    ]
+
+
 class ChatMessageUpdate(BaseModel):
     """``PATCH /v1/v1/chat-messages/{id}``: at least one of the two."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_update_body_schema)
 
     content: dict[str, Any] | None = Field(
         default=None, description="new content, checked against the message's type and size limit"
@@ -97,10 +136,33 @@ class HubReplyTarget(BaseModel):
     id: str = Field(json_schema_extra={"format": "uuid"})
 
 
+def _send_body_schema(schema: dict[str, Any]) -> None:
+    """One variant per message type, told apart by ``messageType`` (left out or null: text), each
+    with its type's ``data`` schema; ``replyTo`` and ``clientMessageId`` are common to all."""
+    properties = schema.pop("properties")
+    schema.pop("required", None)
+    client_message_id = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_CLIENT_MESSAGE_ID,
+        "pattern": NO_NUL_PATTERN,
+    }
+    common = {
+        "replyTo": properties["replyTo"],
+        "clientMessageId": {
+            "anyOf": [client_message_id, {"type": "null"}],
+            "description": properties["clientMessageId"]["description"],
+        },
+    }
+    schema["oneOf"] = send_body_variants(
+        CHAT_HUB, common, content_key="data", max_bytes_note="the content; " + MAX_BYTES_NOTE
+    )
+
+
 class HubSendBody(BaseModel):
     """``POST /chat/{roomId}/messages``: ``data`` is the message content."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_send_body_schema)
 
     data: dict[str, Any] = Field(description="the content, e.g. {body} for a text message")
     messageType: str | None = Field(default=None, description="one of the hub's message types; default text")

@@ -13,6 +13,7 @@ from pydantic import AfterValidator, BeforeValidator, StringConstraints, WithJso
 from pydantic_core import PydanticCustomError
 
 from tutorhub_messaging.identity.tokens import UUID_RE
+from tutorhub_messaging.rest.openapi import NO_NUL
 
 
 def _uuid_of_any(value: Any) -> Any:
@@ -37,10 +38,10 @@ def _storable(value: str) -> str:
 BodyId = Annotated[str, BeforeValidator(_uuid_of_any), WithJsonSchema({"type": "string", "format": "uuid"})]
 
 # Free text of bounded length that every supported database can store.
-Name = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable)]
-Title = Annotated[str, StringConstraints(max_length=500), AfterValidator(_storable)]
-Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_storable)]
-Text = Annotated[str, AfterValidator(_storable)]
+Name = Annotated[str, StringConstraints(max_length=255), AfterValidator(_storable), NO_NUL]
+Title = Annotated[str, StringConstraints(max_length=500), AfterValidator(_storable), NO_NUL]
+Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(_storable), NO_NUL]
+Text = Annotated[str, AfterValidator(_storable), NO_NUL]
 
 # A UUID in the path. Documented as one; checked by ``rest.params.path_id`` so that a bad value
 # gets the guide's ``errMsg_<name>isNotAValidID`` rather than a generic validation message.
