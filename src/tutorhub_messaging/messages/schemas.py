@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.messages.content_schema import any_content_schema, send_body_variants
-from tutorhub_messaging.messages.filters import MAX_VALUE_LENGTH, MAX_VALUES_PER_FILTER, NULL
+from tutorhub_messaging.messages.filters import NULL, FilterLimits
 from tutorhub_messaging.messages.service import MAX_CLIENT_MESSAGE_ID
 from tutorhub_messaging.rest.openapi import NO_NUL_PATTERN, ListEnvelope, SuccessEnvelope, any_case_pattern
 
@@ -54,13 +54,16 @@ class ChatMessageRecord(BaseModel):
 
 # --- listChatMessages filter values (checked by ``messages.filters``) ------------------------
 
-# Each filter may be repeated this often (the parameter's ``maxItems``).
-FILTER_VALUES_SCHEMA = {"maxItems": MAX_VALUES_PER_FILTER}
+# The document states the default bounds (``MESSAGING_SEARCH_MAX_VALUES_PER_FILTER`` and
+# ``MESSAGING_SEARCH_MAX_VALUE_LENGTH``): how often each filter may be repeated, how long a value is.
+_DEFAULT_LIMITS = FilterLimits()
+FILTER_VALUES_SCHEMA = {"maxItems": _DEFAULT_LIMITS.values_per_filter}
 IdFilterValue = Annotated[
     str, WithJsonSchema({"anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "const": NULL}]})
 ]
 TextFilterValue = Annotated[
-    str, WithJsonSchema({"type": "string", "maxLength": MAX_VALUE_LENGTH, "pattern": NO_NUL_PATTERN})
+    str,
+    WithJsonSchema({"type": "string", "maxLength": _DEFAULT_LIMITS.value_length, "pattern": NO_NUL_PATTERN}),
 ]
 MessageTypeFilterValue = Annotated[
     str, WithJsonSchema({"type": "string", "pattern": any_case_pattern(MESSAGE_TYPES, NULL)})
