@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from tutorhub_messaging import __version__
+from tutorhub_messaging.demo.users import DEFAULT_SITE
 from tutorhub_messaging.identity.principal import KNOWN_ROLES
 from tutorhub_messaging.logs import configure_logging, redact, redact_url, stop_logging
 from tutorhub_messaging.serving import MAX_PORT, MIN_PORT
@@ -110,18 +111,18 @@ def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
         )
 
 
-def _seed_demo(settings: Settings) -> int:
+def _seed_demo(settings: Settings, site: str) -> int:
     """Seed the demo; the number of sample messages it added (0 when it was there already)."""
     from tutorhub_messaging.demo.command import DemoRefused, run_demo_seed
 
     try:
-        return run_demo_seed(settings).messages_added
+        return run_demo_seed(settings, site).messages_added
     except DemoRefused as exc:
         _fail(str(exc), status=2)
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from tutorhub_messaging.serving import ServeError, bind, run
+    from tutorhub_messaging.serving import ServeError, bind, listen_url, run
 
     settings = _settings_or_exit()
     _refuse_workers_without_redis(args.workers, settings)
@@ -132,7 +133,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         _fail(str(exc), status=1)
     migrations = "skipped (--no-migrate)" if args.no_migrate else f"applied up to {_migrate(settings)}"
     if args.demo:
-        added = _seed_demo(settings)
+        # Browsers reach a wildcard address through the loopback one.
+        browser_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
+        added = _seed_demo(settings, listen_url(browser_host, args.port))
         print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
 
@@ -151,11 +154,11 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
     print(f"migrations applied: the database is at revision {revision}", file=sys.stderr)
 
 
-def cmd_demo(_args: argparse.Namespace) -> None:
+def cmd_demo(args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
     configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     _migrate(settings)
-    added = _seed_demo(settings)
+    added = _seed_demo(settings, args.site_url)
     stop_logging()
     print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
 
@@ -291,6 +294,13 @@ def build_parser() -> argparse.ArgumentParser:
             "Apply migrations, then seed a demo student, tutor, admin and super admin with their "
             "conversations and sample messages. Running it again adds nothing."
         ),
+    )
+    demo.add_argument(
+        "--site-url",
+        default=DEFAULT_SITE,
+        metavar="URL",
+        help="where browsers reach the service; the sample images and documents link there "
+        "(default: %(default)s)",
     )
     demo.set_defaults(func=cmd_demo)
 

@@ -25,6 +25,7 @@ import pytest
 
 from tests.compat.test_js_client import summary_counts
 from tests.support.databases import throwaway_database
+from tests.support.live import free_port
 from tests.support.processes import ServiceProcess
 from tests.support.users import TEST_SECRET
 from tutorhub_messaging.db.database import Database
@@ -88,11 +89,11 @@ def built_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-async def _seed(settings: Settings) -> Seeded:
+async def _seed(settings: Settings, site: str) -> Seeded:
     db = Database(settings.database_url)
     try:
         async with db.unit_of_work() as uow:
-            return await seed_demo(uow, settings)
+            return await seed_demo(uow, settings, site)
     finally:
         await db.dispose()
 
@@ -137,11 +138,11 @@ async def _store_many(settings: Settings, room_id: str, sender: Sender, count: i
 class Harness:
     """Answers the suite's requests on its stdin."""
 
-    def __init__(self, settings: Settings, env: dict[str, str], seeded: Seeded) -> None:
+    def __init__(self, settings: Settings, env: dict[str, str], seeded: Seeded, port: int) -> None:
         self.settings = settings
         self.env = env
         self.rooms = seeded.rooms
-        self.service = ServiceProcess(env)
+        self.service = ServiceProcess(env, port=port)
         self.short_token_expires = 0.0
 
     async def answer(self, command: str) -> str:
@@ -224,13 +225,14 @@ def test_the_web_client_in_chromium(tmp_path: Path, built_client: Path) -> None:
     with throwaway_database(tmp_path, "webapp") as url:
         upgrade(url)
         settings = load_settings(database_url=url, jwt_secret=TEST_SECRET)
-        seeded = asyncio.run(_seed(settings))
+        port = free_port()  # the sample files' URLs name the service's address
+        seeded = asyncio.run(_seed(settings, f"http://127.0.0.1:{port}"))
         env = {
             "MESSAGING_DATABASE_URL": url,
             "MESSAGING_ENV": "development",
             "MESSAGING_WEBAPP_DIR": str(built_client),
         }
-        harness = Harness(settings, env, seeded)
+        harness = Harness(settings, env, seeded, port)
         returncode, output = asyncio.run(_run_suite(node, harness, shots_dir))
     counts = summary_counts(output)
     passed = (

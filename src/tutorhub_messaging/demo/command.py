@@ -13,16 +13,16 @@ class DemoRefused(Exception):
     """The demo is for development; production databases do not get made-up users."""
 
 
-async def _seed(settings: Settings) -> Seeded:
+async def _seed(settings: Settings, site: str) -> Seeded:
     db = Database(settings.database_url, pool_size=settings.database_pool_size)
     try:
         async with db.unit_of_work() as uow:
-            return await seed_demo(uow, settings)
+            return await seed_demo(uow, settings, site)
     finally:
         await db.dispose()
 
 
-def run_demo_seed(settings: Settings) -> Seeded:
+def run_demo_seed(settings: Settings, site: str) -> Seeded:
     if settings.env is Environment.PRODUCTION:
         raise DemoRefused("the demo data is for development mode only (MESSAGING_ENV is production)")
-    return asyncio.run(_seed(settings))
+    return asyncio.run(_seed(settings, site))

@@ -19,6 +19,7 @@ from tutorhub_messaging.demo.users import (
     COURSE_GUIDELINES_BYTES,
     COURSE_PACK_ID,
     COURSE_TITLE,
+    DEFAULT_SITE,
     DEMO_FILES,
     ENROLLMENT_ID,
     STUDENT,
@@ -60,9 +61,16 @@ def _warning(target: DemoUser, body: str, severity: str, resolution: str | None)
 class _Room:
     """Stores a room's sample messages in order; a message already stored is left as it is."""
 
-    def __init__(self, uow: UnitOfWork, rules: MessageRules, room_id: str, key: str, seeded: Seeded) -> None:
+    def __init__(
+        self, uow: UnitOfWork, rules: MessageRules, room_id: str, key: str, seeded: Seeded, site: str
+    ) -> None:
         self.uow, self.rules, self.room_id, self.key, self.seeded = uow, rules, room_id, key, seeded
+        self.site = site.rstrip("/")
         self.count = 0
+
+    def file(self, name: str) -> str:
+        """A demo file's absolute URL: media URLs must be absolute http(s) URLs."""
+        return f"{self.site}{DEMO_FILES}/{name}"
 
     async def say(
         self,
@@ -104,7 +112,7 @@ async def _student_tutor(room: _Room) -> None:
         TUTOR,
         "document",
         {
-            "mediaUrl": f"{DEMO_FILES}/linear-equations-worksheet.pdf",
+            "mediaUrl": room.file("linear-equations-worksheet.pdf"),
             "fileName": "linear-equations-worksheet.pdf",
             "fileSize": WORKSHEET_BYTES,
             "mimeType": "application/pdf",
@@ -117,7 +125,7 @@ async def _student_tutor(room: _Room) -> None:
         TUTOR,
         "image",
         {
-            "mediaUrl": f"{DEMO_FILES}/whiteboard.svg",
+            "mediaUrl": room.file("whiteboard.svg"),
             "caption": "How I would set up question 4",
             "width": 640,
             "height": 400,
@@ -181,7 +189,7 @@ async def _admin_tutor(room: _Room, admin: DemoUser) -> None:
         admin,
         "document",
         {
-            "mediaUrl": f"{DEMO_FILES}/course-guidelines.pdf",
+            "mediaUrl": room.file("course-guidelines.pdf"),
             "fileName": "course-guidelines.pdf",
             "fileSize": COURSE_GUIDELINES_BYTES,
             "mimeType": "application/pdf",
@@ -197,7 +205,7 @@ async def _admin_tutor(room: _Room, admin: DemoUser) -> None:
         TUTOR,
         "image",
         {
-            "mediaUrl": f"{DEMO_FILES}/course-page.svg",
+            "mediaUrl": room.file("course-page.svg"),
             "caption": "The updated course description",
             "width": 640,
             "height": 360,
@@ -217,8 +225,9 @@ async def _admin_tutor(room: _Room, admin: DemoUser) -> None:
     )
 
 
-async def seed_demo(uow: UnitOfWork, settings: Settings) -> Seeded:
-    """Everything of the demo, in one unit of work."""
+async def seed_demo(uow: UnitOfWork, settings: Settings, site: str = DEFAULT_SITE) -> Seeded:
+    """Everything of the demo, in one unit of work. ``site`` is where browsers reach the service
+    (the sample images and documents are served under its ``/app/demo/``)."""
     admin = admin_of(settings)
     rules = MessageRules(CHAT_HUB, settings.max_message_bytes)
     seeded = Seeded()
@@ -261,9 +270,9 @@ async def seed_demo(uow: UnitOfWork, settings: Settings) -> Seeded:
         seeded.rooms[kind] = found.conversation.id
 
     # The student's conversation last, so it is on top of both inboxes.
-    await _admin_student(_Room(uow, rules, seeded.rooms["adminStudent"], "adminStudent", seeded), admin)
-    await _admin_tutor(_Room(uow, rules, seeded.rooms["adminTutor"], "adminTutor", seeded), admin)
-    await _student_tutor(_Room(uow, rules, seeded.rooms["studentTutor"], "studentTutor", seeded))
+    await _admin_student(_Room(uow, rules, seeded.rooms["adminStudent"], "adminStudent", seeded, site), admin)
+    await _admin_tutor(_Room(uow, rules, seeded.rooms["adminTutor"], "adminTutor", seeded, site), admin)
+    await _student_tutor(_Room(uow, rules, seeded.rooms["studentTutor"], "studentTutor", seeded, site))
     return seeded
 
 

@@ -8,6 +8,8 @@ from tutorhub_messaging.settings import Settings
 
 # Files of the web client's build (webapp/public/demo/), served by this service under /app/.
 DEMO_FILES = "/app/demo"
+# Where browsers reach the service when nothing else is said: `serve`'s default address.
+DEFAULT_SITE = "http://127.0.0.1:3000"
 
 
 @dataclass(frozen=True, slots=True)
