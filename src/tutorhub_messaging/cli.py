@@ -134,7 +134,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     migrations = "skipped (--no-migrate)" if args.no_migrate else f"applied up to {_migrate(settings)}"
     if args.demo:
         # Browsers reach a wildcard address through the loopback one.
-        browser_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)
+        browser_host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host, args.host)  # noqa: S104
         added = _seed_demo(settings, listen_url(browser_host, args.port))
         print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
