@@ -48,7 +48,15 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.fuzzing import CALLERS, Seeded, allowed_callers, pin_path, seed, steer_body
+from tests.support.fuzzing import (
+    CALLERS,
+    DEAD_WEBHOOK_SETTINGS,
+    Seeded,
+    allowed_callers,
+    pin_path,
+    seed,
+    steer_body,
+)
 from tutorhub_messaging.app import create_app
 from tutorhub_messaging.settings import Settings, load_settings
 
@@ -151,8 +159,16 @@ class Tally:
 
 @pytest.fixture
 def fuzz_settings(settings: Settings) -> Settings:
-    # Enough message budget that sends keep reaching the store instead of the rate limit.
-    return load_settings(**{**settings.model_dump(), "message_rate_per_minute": 1_000_000})
+    # Enough message budget that sends keep reaching the store instead of the rate limit; events
+    # go to a webhook on a closed port with a tiny retry budget, so dead-lettered deliveries exist
+    # for the replay route to succeed on.
+    return load_settings(
+        **{
+            **settings.model_dump(),
+            "message_rate_per_minute": 1_000_000,
+            **DEAD_WEBHOOK_SETTINGS,
+        }
+    )
 
 
 @pytest.fixture

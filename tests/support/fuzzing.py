@@ -25,7 +25,19 @@ from tutorhub_messaging.hub.chat import CHAT_HUB
 USERS = ("student", "tutor", "admin", "superAdmin")
 SERVICE, ANONYMOUS, FORGED = "service", "anonymous", "forged"
 CALLERS = (*USERS, SERVICE, ANONYMOUS, FORGED)
-PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics"})
+# ``/dev/demo-users`` exists only in development mode, which the fuzz app runs in; there it is public.
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/metrics", "/dev/demo-users"})
+# Nothing listens on the discard port of loopback: every delivery fails at once and, with this
+# retry budget, is dead-lettered within moments.
+DEAD_WEBHOOK_SETTINGS: dict[str, Any] = {
+    "webhook_urls": ["http://127.0.0.1:9/events"],
+    "webhook_secret": "fuzz-webhook-secret",
+    "webhook_timeout_seconds": 1.0,
+    "webhook_retry_budget_seconds": 0.2,
+    "webhook_backoff_initial_seconds": 0.05,
+    "webhook_backoff_max_seconds": 0.1,
+    "webhook_poll_seconds": 0.05,
+}
 
 # Which message type a content is meant for: the type with the most required fields it has
 # (every required content field is text).
@@ -177,6 +189,20 @@ def fresh_message(client: requests.Session, seeded: Seeded, caller: str) -> str:
     return send(client, author, seeded.room_of[caller])
 
 
+def dead_delivery(client: requests.Session, within: float = 20.0) -> str:
+    """The id of a dead-lettered webhook delivery (the newest)."""
+    service = {"Authorization": f"Bearer {service_token()}"}
+    deadline = time.monotonic() + within
+    while True:
+        params = {"status": "dead", "pageRowCount": "1"}
+        response = client.get("/v1/m2m/webhook-deliveries", params=params, headers=service)
+        rows = _ok(response, "the dead deliveries")["webhookDeliveries"]
+        if rows:
+            return str(rows[0]["id"])
+        assert time.monotonic() < deadline, "no webhook delivery was dead-lettered"
+        time.sleep(0.05)
+
+
 def pin_path(case: Any, caller: str, seeded: Seeded, client: requests.Session) -> None:
     """Point every path id at a record the caller may use (other callers get the student's)."""
     user_caller = caller if caller in USERS else "student"
@@ -199,6 +225,8 @@ def pin_path(case: Any, caller: str, seeded: Seeded, client: requests.Session) -
             values[name] = seeded.directory_user
         elif name == "enrollmentId":
             values[name] = seeded.enrollment_to_sync
+        elif name == "deliveryId":
+            values[name] = dead_delivery(client)
 
 
 def steer_body(case: Any, caller: str, seeded: Seeded) -> None:
