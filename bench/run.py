@@ -1,6 +1,6 @@
 """Benchmarks of the messaging service, side by side with two bare relays.
 
-    python bench/run.py --db sqlite|postgres|both [--quick] [--only inbox,capacity,history]
+    python bench/run.py --db sqlite|postgres|both [--quick] [--only inbox,capacity,history,abuse]
                         [--no-baselines]
 
 Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
@@ -8,7 +8,8 @@ file, or a throwaway PostgreSQL database dropped afterwards), drives it with the
 generator (official socket.io-client), runs the same client load against a bare python-socketio
 relay and a bare Node socket.io relay, and writes a markdown report to stdout and to
 ``bench/results/<timestamp>.md``. Every process and database it creates is removed on exit,
-Ctrl-C included. See BENCHMARKS.md.
+Ctrl-C included. ``abuse`` (a bystander's latency and the service's memory under five attacks)
+runs only when named in ``--only``. See BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import abuse
+import abuse_report
 import report
 import scenarios
 from procs import (
@@ -46,7 +49,8 @@ from procs import (
 from seed import Databases, new_rooms, seed_history, seed_rooms
 
 RATE_LIMIT_FOR_BENCH = 1_000_000
-SCENARIOS = ("inbox", "capacity", "history")
+SCENARIOS = ("inbox", "capacity", "history", "abuse")
+DEFAULT_SCENARIOS = ("inbox", "capacity", "history")
 
 
 def _raise_file_limit() -> None:
@@ -91,7 +95,8 @@ def _machine() -> list[str]:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.plan = scenarios.QUICK if args.quick else scenarios.FULL
-        self.only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+        self.abuse_plan = abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
+        self.only = set(args.only.split(",")) if args.only else set(DEFAULT_SCENARIOS)
         self.dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         self.baselines = not args.no_baselines
         self.profile = args.profile
@@ -168,11 +173,36 @@ class Bench:
                     scenarios.run_history(self.procs, server, data, self.tokens, self.plan)
                 )
                 self.procs.stop(server.process)
+        if "abuse" in self.only:
+            results["abuse"] = self._abuse_run(db)
         return results
+
+    def _abuse_run(self, db: str) -> list[dict[str, Any]]:
+        url = self.databases.create(db)
+        data = abuse.seed_abuse(url, self.abuse_plan)
+        extra_env, redis_prefix = abuse.service_env(db)
+        log_path = self.databases.temp_dir / f"service-abuse-{db}.log"
+        try:
+            server = start_service(
+                self.procs, url, self.secret, {**self.service_env, **extra_env}, log_path=log_path
+            )
+            _log(f"service on {db}{' + Redis' if redis_prefix else ''}: abuse")
+            phases = abuse.run_abuse(self.procs, server, data, self.tokens, self.abuse_plan, log_path)
+            self.procs.stop(server.process)
+        finally:
+            if redis_prefix is not None:
+                abuse.delete_redis_keys(redis_prefix)
+        return phases
 
     def run(self) -> list[str]:
         lines = ["# Benchmark results", "", *_machine(), ""]
-        lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH), ""]
+        classic = bool(self.only & set(DEFAULT_SCENARIOS))
+        lines += ["### Settings of this run", ""]
+        if classic:
+            lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH)[2:]]
+        if "abuse" in self.only:
+            lines += abuse_report.abuse_plan_section(self.abuse_plan)
+        lines.append("")
         baselines = self._relay_runs() if self.baselines else {"inbox": {}, "capacity": {}}
         for db in self.dbs:
             service = self._service_runs(db)
@@ -184,7 +214,11 @@ class Bench:
                 lines += [*report.capacity_section({**baselines["capacity"], name: service["capacity"]}), ""]
             if "history" in service:
                 lines += [*report.history_section(service["history"]), ""]
-            lines += [*report.targets_section(db, service, baselines), ""]
+            if classic:
+                lines += [*report.targets_section(db, service, baselines), ""]
+            if "abuse" in service:
+                label = "SQLite, one process" if db == "sqlite" else "PostgreSQL + Redis"
+                lines += [*abuse_report.abuse_section(label, service["abuse"]), ""]
         return lines
 
 
@@ -194,7 +228,10 @@ def main() -> int:
     )
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="a small version of everything (~2 minutes)")
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: {','.join(DEFAULT_SCENARIOS)})",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip the two relays")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the service during inbox traffic (bench/results/)"
