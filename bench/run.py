@@ -181,7 +181,10 @@ class Bench:
         url = self.databases.create(db)
         data = abuse.seed_abuse(url, self.abuse_plan)
         extra_env, redis_prefix = abuse.service_env(db)
-        log_path = self.databases.temp_dir / f"service-abuse-{db}.log"
+        # Kept after the run, next to the report: what the service logged under each attack.
+        results_dir = BENCH_DIR / "results"
+        results_dir.mkdir(exist_ok=True)
+        log_path = results_dir / f"service-abuse-{db}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
         try:
             server = start_service(
                 self.procs, url, self.secret, {**self.service_env, **extra_env}, log_path=log_path
