@@ -168,10 +168,29 @@ class RssSampler:
         return max((rss for at, rss in self.samples if start <= at <= end), default=0)
 
 
+def _rss(pid: int) -> int:
+    """0 once the process is gone (a service that died under attack is a result, not a crash)."""
+    try:
+        return rss_bytes(pid)
+    except (OSError, RuntimeError):
+        return 0
+
+
+def _cpu(pid: int) -> float:
+    try:
+        return cpu_seconds(pid)
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _counters(url: str) -> dict[str, float]:
-    """Every counter sample of ``/metrics`` except the process's own and the routine ones."""
-    with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
-        text = response.read().decode()
+    """Every counter sample of ``/metrics`` except the process's own and the routine ones
+    (none when the service does not answer)."""
+    try:
+        with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
         if family.type != "counter" or family.name.startswith(("process_", "python_")):
@@ -273,8 +292,8 @@ def run_abuse(
                     _, offset = _log_levels(log_path, offset)
                     start = {
                         "at": time.monotonic(),
-                        "rss": rss_bytes(server.pid),
-                        "cpu": cpu_seconds(server.pid),
+                        "rss": _rss(server.pid),
+                        "cpu": _cpu(server.pid),
                         "counters": _counters(server.url),
                     }
                     load.release()
@@ -292,8 +311,8 @@ def run_abuse(
                             **record,
                             "rss_before": start["rss"],
                             "rss_peak": max(sampler.peak(start["at"], end), start["rss"]),
-                            "rss_end": rss_bytes(server.pid),
-                            "cpu_seconds": cpu_seconds(server.pid) - start["cpu"],
+                            "rss_end": _rss(server.pid),
+                            "cpu_seconds": _cpu(server.pid) - start["cpu"],
                             "counters": moved,
                             "log_lines": levels,
                         }
