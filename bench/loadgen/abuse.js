@@ -253,7 +253,8 @@ async function namespaceSpray(cfg, stopAt) {
       try {
         sockets.push(await connect(cfg.token, `/ns${i}${config.namespace}`, budget(stopAt)));
       } catch (err) {
-        if (err.message.startsWith("connect_error: ")) tally(refused, err.message.slice(15, 80));
+        // One entry per kind of refusal, not per namespace named in it.
+        if (err.message.startsWith("connect_error: ")) tally(refused, err.message.slice(15).replace(/\d+/g, "N"));
         else connectFailures += 1;
       }
     });
@@ -277,7 +278,7 @@ async function joinFlood(cfg, stopAt) {
       try {
         sockets[i] = await connect(cfg.token, config.namespace, budget(stopAt));
       } catch (err) {
-        tally(refusedConnects, err.message.slice(0, 80));
+        tally(refusedConnects, err.message.replace(/\d+/g, "N"));
       }
     });
     await Promise.all(
