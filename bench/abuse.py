@@ -294,6 +294,7 @@ def run_abuse(
                         "at": time.monotonic(),
                         "rss": _rss(server.pid),
                         "cpu": _cpu(server.pid),
+                        "load_cpu": _cpu(load.process.pid),
                         "counters": _counters(server.url),
                     }
                     load.release()
@@ -313,6 +314,10 @@ def run_abuse(
                             "rss_peak": max(sampler.peak(start["at"], end), start["rss"]),
                             "rss_end": _rss(server.pid),
                             "cpu_seconds": _cpu(server.pid) - start["cpu"],
+                            # The attackers and the bystander share one Node process: if it was
+                            # busy all along, the bystander's timings include its own queueing.
+                            "load_cpu_seconds": _cpu(load.process.pid) - start["load_cpu"],
+                            "wall_seconds": end - start["at"],
                             "counters": moved,
                             "log_lines": levels,
                         }

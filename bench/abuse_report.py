@@ -129,7 +129,7 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
                 "-" if ratio is None else f"{ratio:.1f}x",
                 f"{_mib(phase['rss_before'])} → {_mib(phase['rss_peak'])} → {_mib(phase['rss_end'])}",
                 f"{(phase['rss_peak'] - phase['rss_before']) / 2**20:+.0f}",
-                f"{phase['cpu_seconds']:.1f}",
+                f"{phase['cpu_seconds']:.1f} / {phase['load_cpu_seconds']:.1f} / {phase['wall_seconds']:.0f}",
                 "-" if phase["name"] == "calm" else result,
             ]
         )
@@ -142,11 +142,16 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
             "p99 vs calm",
             "RSS MiB before → peak → end",
             "RSS growth MiB",
-            "service CPU s",
+            "CPU s: service / load generator / wall",
             "verdict",
         ],
         rows,
     )
+    lines += [
+        "",
+        "The attackers and the bystander share one Node process: where its CPU comes near the wall "
+        "time, the bystander's latencies include that process's own queueing.",
+    ]
     lines += ["", "What each attack did and what the service answered:", ""]
     for phase in phases:
         if phase["name"] == "calm":
