@@ -27,7 +27,14 @@ from scenarios import SOCKET_PATH, Tokens, _config_file
 from seed import Room, new_rooms, seed_conversations
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
-ATTACKS = ("slowReader", "namespaceSpray", "joinFlood", "eventFlood", "heavySearch")
+# The attacks by their command-line names, in the order they run, and the load generator's names.
+ATTACKS = {
+    "slow-reader": "slowReader",
+    "namespace-spray": "namespaceSpray",
+    "join-flood": "joinFlood",
+    "event-flood": "eventFlood",
+    "heavy-search": "heavySearch",
+}
 # Shapes of the heavy search, most expensive first: (content values, characters per value). The
 # attack uses the first one the service accepts (a smaller one when bounds refuse the larger).
 SEARCH_SHAPES = ((50, 1000), (50, 500), (50, 200), (20, 200), (20, 100), (10, 100), (10, 50), (5, 50))
@@ -52,6 +59,7 @@ class AbusePlan:
     search_rooms: int
     search_concurrency: int
     max_events_per_attack: int
+    attacks: tuple[str, ...] = tuple(ATTACKS)  # command-line names
 
 
 ABUSE_FULL = AbusePlan(
@@ -223,7 +231,7 @@ def _config(server: Server, data: AbuseData, tokens: Tokens, plan: AbusePlan) ->
     def tutor(user: str) -> str:
         return tokens.of(user, "tutor")
 
-    phases = 1 + len(ATTACKS)
+    phases = 1 + len(plan.attacks)
     per_phase = max(plan.calm_seconds, plan.attack_seconds) + plan.drain_seconds + plan.cooldown_seconds
     return {
         "url": server.url,
@@ -235,7 +243,7 @@ def _config(server: Server, data: AbuseData, tokens: Tokens, plan: AbusePlan) ->
         "drainSeconds": plan.drain_seconds,
         "cooldownSeconds": plan.cooldown_seconds,
         "maxEventsPerAttack": plan.max_events_per_attack,
-        "attacks": list(ATTACKS),
+        "attacks": [ATTACKS[name] for name in plan.attacks],
         "bystander": {
             "roomId": data.bystander.room_id,
             "tokens": [student(data.bystander.participant_a), tutor(data.bystander.participant_b)],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from abuse import AbusePlan
+from abuse import ATTACKS, AbusePlan
 
 P99_FACTOR = 3.0
 RSS_GROWTH_LIMIT = 100 * 2**20
@@ -165,7 +165,9 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
 
 
 def abuse_plan_section(plan: AbusePlan) -> list[str]:
+    chosen = [] if plan.attacks == tuple(ATTACKS) else [f"- Abuse: only {', '.join(plan.attacks)}."]
     return [
+        *chosen,
         f"- Abuse: a bystander pair sends {plan.bystander_rate} messages a second (alternating) in "
         f"their own room; {plan.calm_seconds:g} s calm, then each attack for {plan.attack_seconds:g} s "
         f"(+ up to {plan.drain_seconds:g} s for the bystander's last messages, {plan.cooldown_seconds:g} s "

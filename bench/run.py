@@ -1,7 +1,7 @@
 """Benchmarks of the messaging service, side by side with two bare relays.
 
     python bench/run.py --db sqlite|postgres|both [--quick] [--only inbox,capacity,history,abuse]
-                        [--no-baselines]
+                        [--attacks slow-reader,...] [--no-baselines]
 
 Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
 file, or a throwaway PostgreSQL database dropped afterwards), drives it with the Node load
@@ -15,6 +15,7 @@ runs only when named in ``--only``. See BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import resource
@@ -96,6 +97,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.plan = scenarios.QUICK if args.quick else scenarios.FULL
         self.abuse_plan = abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
+        if args.attacks:
+            self.abuse_plan = dataclasses.replace(self.abuse_plan, attacks=tuple(args.attacks.split(",")))
         self.only = set(args.only.split(",")) if args.only else set(DEFAULT_SCENARIOS)
         self.dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         self.baselines = not args.no_baselines
@@ -235,6 +238,10 @@ def main() -> int:
         "--only",
         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: {','.join(DEFAULT_SCENARIOS)})",
     )
+    parser.add_argument(
+        "--attacks",
+        help=f"abuse: comma-separated subset of {','.join(abuse.ATTACKS)} (default: all, in that order)",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip the two relays")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the service during inbox traffic (bench/results/)"
@@ -242,6 +249,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
         parser.error(f"--only takes {','.join(SCENARIOS)}")
+    if args.attacks and not set(args.attacks.split(",")) <= set(abuse.ATTACKS):
+        parser.error(f"--attacks takes {','.join(abuse.ATTACKS)}")
     _raise_file_limit()
     _stop_on_sigterm()
     ensure_loadgen()
