@@ -40,6 +40,8 @@ ATTACKS = {
 SEARCH_SHAPES = ((50, 1000), (50, 500), (50, 200), (20, 200), (20, 100), (10, 100), (10, 50), (5, 50))
 # Counters that move with any traffic; the report lists the others that moved during a phase.
 ROUTINE_COUNTERS = ("messaging_hub_messages_in_total", "messaging_hub_messages_out_total")
+# Gauges read at the end of each phase, when the service has them.
+GAUGES = ("messaging_hub_outgoing_buffer_peak_bytes",)
 
 
 @dataclass(frozen=True)
@@ -192,8 +194,8 @@ def _cpu(pid: int) -> float:
 
 
 def _counters(url: str) -> dict[str, float]:
-    """Every counter sample of ``/metrics`` except the process's own and the routine ones
-    (none when the service does not answer)."""
+    """Every counter sample of ``/metrics`` except the process's own and the routine ones, and the
+    gauges of ``GAUGES`` (none when the service does not answer)."""
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=60) as response:
             text = response.read().decode()
@@ -201,9 +203,11 @@ def _counters(url: str) -> dict[str, float]:
         return {}
     values: dict[str, float] = {}
     for family in text_string_to_metric_families(text):
-        if family.type != "counter" or family.name.startswith(("process_", "python_")):
+        if family.type not in ("counter", "gauge") or family.name.startswith(("process_", "python_")):
             continue
         for sample in family.samples:
+            if sample.name in GAUGES:
+                values[sample.name] = sample.value
             if not sample.name.endswith("_total") or sample.name in ROUTINE_COUNTERS:
                 continue
             labels = ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
@@ -310,10 +314,11 @@ def run_abuse(
                     end = time.monotonic()
                     counters = _counters(server.url)
                     levels, offset = _log_levels(log_path, offset)
+                    gauges = {name: counters.pop(name) for name in GAUGES if name in counters}
                     moved = {
                         name: value - start["counters"].get(name, 0.0)
                         for name, value in counters.items()
-                        if value != start["counters"].get(name, 0.0)
+                        if name not in GAUGES and value != start["counters"].get(name, 0.0)
                     }
                     phases.append(
                         {
@@ -327,6 +332,7 @@ def run_abuse(
                             "load_cpu_seconds": _cpu(load.process.pid) - start["load_cpu"],
                             "wall_seconds": end - start["at"],
                             "counters": moved,
+                            "gauges": gauges,
                             "log_lines": levels,
                         }
                     )

@@ -159,6 +159,9 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
         summary = attack_summary(phase["name"], phase["attack"], phase["seconds"])
         counters = ", ".join(f"`{name}` +{value:,.0f}" for name, value in sorted(phase["counters"].items()))
         logged = ", ".join(f"{level} {count:,}" for level, count in sorted(phase["log_lines"].items()))
+        peak = phase.get("gauges", {}).get("messaging_hub_outgoing_buffer_peak_bytes")
+        if phase["name"] == "slowReader" and peak is not None:
+            summary += f"; the most bytes one socket had waiting since the start: {peak / 2**20:.1f} MiB"
         lines.append(f"- **{TITLES[phase['name']]}**: {summary}.")
         lines.append(f"  Counters that moved: {counters or 'none'}. Lines logged: {logged or 'none'}.")
     return lines
