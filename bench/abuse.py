@@ -39,7 +39,11 @@ ATTACKS = {
 # attack uses the first one the service accepts (a smaller one when bounds refuse the larger).
 SEARCH_SHAPES = ((50, 1000), (50, 500), (50, 200), (20, 200), (20, 100), (10, 100), (10, 50), (5, 50))
 # Counters that move with any traffic; the report lists the others that moved during a phase.
-ROUTINE_COUNTERS = ("messaging_hub_messages_in_total", "messaging_hub_messages_out_total")
+ROUTINE_COUNTERS = (
+    "messaging_hub_messages_in_total",
+    "messaging_hub_messages_out_total",
+    "messaging_outbox_events_total",
+)
 # Gauges read at the end of each phase, when the service has them.
 GAUGES = ("messaging_hub_outgoing_buffer_peak_bytes",)
 
