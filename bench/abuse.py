@@ -97,6 +97,19 @@ ABUSE_QUICK = AbusePlan(
     }
 )
 
+# Seconds per phase: checks that the harness runs end to end; its numbers mean nothing.
+ABUSE_SMOKE = AbusePlan(
+    **{
+        **asdict(ABUSE_FULL),
+        "calm_seconds": 2,
+        "attack_seconds": 2,
+        "drain_seconds": 1,
+        "cooldown_seconds": 0.5,
+        "spray_sockets": 50,
+        "search_messages": 500,
+    }
+)
+
 
 @dataclass(frozen=True)
 class AbuseData:

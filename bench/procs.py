@@ -236,3 +236,19 @@ class LoadGenerator:
         self.procs.running.remove(self.process)
         if code != 0:
             raise RuntimeError(f"load generator exited with {code}")
+
+
+def start_webhook_receiver(procs: Processes) -> Server:
+    """The Node webhook receiver (answers 204 at once, counts what it got)."""
+    port = free_port()
+    process = procs.start(["node", str(LOADGEN_DIR / "receiver.js"), str(port)], cwd=LOADGEN_DIR)
+    url = f"http://127.0.0.1:{port}"
+    wait_http_ok(url + "/health", timeout=30, process=process)
+    return Server("webhook receiver", url + "/hooks", "", process)
+
+
+def receiver_count(receiver: Server) -> dict[str, int]:
+    base = receiver.url.rsplit("/", 1)[0]
+    with urllib.request.urlopen(base + "/count", timeout=5) as response:
+        counts: dict[str, int] = json.load(response)
+    return counts

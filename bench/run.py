@@ -1,21 +1,29 @@
 """Benchmarks of the messaging service, side by side with two bare relays.
 
-    python bench/run.py --db sqlite|postgres|both [--quick] [--only inbox,capacity,history,abuse]
-                        [--attacks slow-reader,...] [--no-baselines]
+    python bench/run.py --db sqlite|postgres|both [--quick | --smoke]
+                        [--only inbox,capacity,history,webhooks,abuse] [--attacks slow-reader,...]
+                        [--no-baselines]
 
 Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
 file, or a throwaway PostgreSQL database dropped afterwards), drives it with the Node load
 generator (official socket.io-client), runs the same client load against a bare python-socketio
 relay and a bare Node socket.io relay, and writes a markdown report to stdout and to
 ``bench/results/<timestamp>.md``. Every process and database it creates is removed on exit,
-Ctrl-C included. ``abuse`` (a bystander's latency and the service's memory under five attacks)
-runs only when named in ``--only``. See BENCHMARKS.md.
+Ctrl-C included. See BENCHMARKS.md.
+
+``webhooks``: the inbox ladder twice in one run, on fresh databases, with webhooks off and then on
+(every event POSTed to a local receiver that answers 204); the report gives the ratio of the
+sustained rates (target ≥ 0.9x) and checks that every event written was delivered.
+
+``abuse`` (a bystander's latency and the service's memory under five attacks) runs only when named
+in ``--only``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import platform
 import resource
@@ -42,16 +50,20 @@ from procs import (
     ensure_loadgen,
     finish_profile,
     profile_process,
+    receiver_count,
     start_gc_tuned_python_relay,
     start_node_relay,
     start_python_relay,
     start_service,
+    start_webhook_receiver,
 )
 from seed import Databases, new_rooms, seed_history, seed_rooms
 
 RATE_LIMIT_FOR_BENCH = 1_000_000
-SCENARIOS = ("inbox", "capacity", "history", "abuse")
-DEFAULT_SCENARIOS = ("inbox", "capacity", "history")
+DEFAULT_SCENARIOS = ("inbox", "capacity", "history", "webhooks")
+SCENARIOS = (*DEFAULT_SCENARIOS, "abuse")
+# After the ladder with webhooks on, how long the receiver may take to get every event.
+WEBHOOK_DRAIN_SECONDS = 180
 
 
 def _raise_file_limit() -> None:
@@ -95,8 +107,10 @@ def _machine() -> list[str]:
 
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
-        self.plan = scenarios.QUICK if args.quick else scenarios.FULL
-        self.abuse_plan = abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
+        self.plan = scenarios.SMOKE if args.smoke else scenarios.QUICK if args.quick else scenarios.FULL
+        self.abuse_plan = (
+            abuse.ABUSE_SMOKE if args.smoke else abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
+        )
         if args.attacks:
             self.abuse_plan = dataclasses.replace(self.abuse_plan, attacks=tuple(args.attacks.split(",")))
         self.only = set(args.only.split(",")) if args.only else set(DEFAULT_SCENARIOS)
@@ -156,6 +170,8 @@ class Bench:
             self.procs.stop(server.process)
             inbox["stored"] = scenarios.count_messages(url)
             results["inbox"] = inbox
+        if "webhooks" in self.only:
+            results["webhooks"] = self._webhook_runs(db)
         if "capacity" in self.only:
             url = self.databases.create(db)
             rooms = new_rooms(self.plan.capacity_sockets // 2)
@@ -200,6 +216,48 @@ class Bench:
                 abuse.delete_redis_keys(redis_prefix)
         return phases
 
+    def _inbox_once(self, db: str, env: dict[str, str], before_stop: Any = None) -> dict[str, Any]:
+        url = self.databases.create(db)
+        rooms = new_rooms(self.plan.inbox_rooms)
+        seed_rooms(url, rooms)
+        server = start_service(self.procs, url, self.secret, {**self.service_env, **env})
+        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, self.plan)
+        if before_stop is not None:
+            result.update(before_stop(url))
+        self.procs.stop(server.process)
+        result["stored"] = scenarios.count_messages(url)
+        return result
+
+    def _webhook_runs(self, db: str) -> dict[str, Any]:
+        """Inbox traffic with webhooks off, then on (a local receiver), in this one run."""
+        _log(f"service on {db}: inbox, webhooks off")
+        off = self._inbox_once(db, {})
+        receiver = start_webhook_receiver(self.procs)
+        env = {
+            "MESSAGING_WEBHOOK_URLS": json.dumps([receiver.url]),
+            "MESSAGING_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+        }
+
+        def drain(url: str) -> dict[str, Any]:
+            events = scenarios.count_rows(url, "outbox_event")
+            started = time.monotonic()
+            while time.monotonic() - started < WEBHOOK_DRAIN_SECONDS:
+                if receiver_count(receiver)["ids"] >= events:
+                    break
+                time.sleep(0.5)
+            counts = receiver_count(receiver)
+            return {
+                "events": events,
+                "delivered_ids": counts["ids"],
+                "posts": counts["received"],
+                "drain_seconds": time.monotonic() - started,
+            }
+
+        _log(f"service on {db}: inbox, webhooks on")
+        on = self._inbox_once(db, env, drain)
+        self.procs.stop(receiver.process)
+        return {"off": off, "on": on}
+
     def run(self) -> list[str]:
         lines = ["# Benchmark results", "", *_machine(), ""]
         classic = bool(self.only & set(DEFAULT_SCENARIOS))
@@ -220,6 +278,8 @@ class Bench:
                 lines += [*report.capacity_section({**baselines["capacity"], name: service["capacity"]}), ""]
             if "history" in service:
                 lines += [*report.history_section(service["history"]), ""]
+            if "webhooks" in service:
+                lines += [*report.webhooks_section(service["webhooks"]), ""]
             if classic:
                 lines += [*report.targets_section(db, service, baselines), ""]
             if "abuse" in service:
@@ -234,6 +294,11 @@ def main() -> int:
     )
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="a small version of everything (~2 minutes)")
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="a few seconds per scenario: checks the harness (numbers mean nothing)",
+    )
     parser.add_argument(
         "--only",
         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: {','.join(DEFAULT_SCENARIOS)})",

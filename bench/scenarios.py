@@ -76,6 +76,23 @@ QUICK = Plan(
 )
 
 
+# Seconds, not minutes: checks that the harness runs end to end; its numbers mean nothing.
+SMOKE = Plan(
+    inbox_rooms=10,
+    rates=(100,),
+    warmup_seconds=0.2,
+    measure_seconds=1.0,
+    drain_seconds=1.0,
+    max_p99_ms=100.0,
+    capacity_sockets=100,
+    capacity_warm=20,
+    history_rooms=100,
+    history_sizes=(1_000, 2_000),
+    history_joins=10,
+    inbox_calls=10,
+)
+
+
 class Tokens:
     """Access tokens minted with the secret the service was started with."""
 
@@ -229,3 +246,16 @@ async def _count_messages(url: str) -> int:
 
 def count_messages(url: str) -> int:
     return asyncio.run(_count_messages(url))
+
+
+async def _count_rows(url: str, table: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return int((await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())
+    finally:
+        await engine.dispose()
+
+
+def count_rows(url: str, table: str) -> int:
+    return asyncio.run(_count_rows(url, table))

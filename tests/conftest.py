@@ -34,9 +34,10 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def settings_overrides() -> dict[str, Any]:
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
     """Override in a test module (or with indirect parametrisation) to change settings."""
-    return {}
+    overrides: dict[str, Any] = getattr(request, "param", {})
+    return overrides
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from jwt.warnings import InsecureKeyLengthWarning
 from tests.support.conversations import assert_error
 from tests.support.tokens import craft, hmac_signed, user_claims
 from tests.support.users import TEST_SECRET, User, service_headers
+from tutorhub_messaging.identity.directory import DirectoryRepository
 from tutorhub_messaging.identity.tokens import M2M_TOKEN_NAME
 
 USER_ROUTE = "/v1/myconversations"
@@ -59,9 +60,27 @@ async def test_no_token_is_401(client: httpx.AsyncClient, route: str) -> None:
     assert response.headers["www-authenticate"] == "Bearer"
 
 
-async def test_expired_token_is_401(client: httpx.AsyncClient) -> None:
+async def test_expired_token_is_401_with_its_own_reason(client: httpx.AsyncClient) -> None:
     past = int(time.time()) - 120
-    await assert_user_route_refuses(client, hs256(user_claims(exp=past, iat=past - 60)))
+    response = await client.get(USER_ROUTE, headers=bearer(hs256(user_claims(exp=past, iat=past - 60))))
+    assert_error(response, 401, "errMsg_tokenExpired")
+    assert response.json()["detail"] == "The token has expired"
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_expired_token_on_a_hub_route_is_401_with_its_own_code(client: httpx.AsyncClient) -> None:
+    past = int(time.time()) - 120
+    token = hs256(user_claims(exp=past, iat=past - 60))
+    response = await client.get(f"/chat/{uuid.uuid4()}/messages", headers=bearer(token))
+    assert response.status_code == 401
+    assert response.json() == {"success": False, "error": "The token has expired", "code": "TOKEN_EXPIRED"}
+
+
+async def test_an_expired_token_signed_with_another_key_is_only_invalid(client: httpx.AsyncClient) -> None:
+    """Expiry is told only for a token whose signature holds: a forger learns nothing more."""
+    past = int(time.time()) - 120
+    token = hs256(user_claims(exp=past, iat=past - 60), secret="another-secret-entirely-0123456789")
+    await assert_user_route_refuses(client, token)
 
 
 async def test_token_signed_with_another_secret_is_401(client: httpx.AsyncClient) -> None:
@@ -244,3 +263,28 @@ async def test_refused_tokens_never_reach_the_logs(
     for token in (forged, student.token):
         assert token.rsplit(".", 1)[1] not in service_lines
         assert token.split(".")[1] not in service_lines
+
+
+async def test_a_long_role_list_keeps_the_known_roles_and_is_stored(
+    client: httpx.AsyncClient, app: Any, student: User
+) -> None:
+    """Roles this service does not know grant nothing here and are not kept, so a signed token
+    with any number of them still works and the directory keeps what fits its column."""
+    admin_id = str(uuid.uuid4())
+    roles = [f"platformRole{i:03d}" for i in range(40)] + ["admin", "tutor"]
+    token = hs256(user_claims(admin_id, role=roles))
+    response = await client.post(
+        "/v1/conversations",
+        headers=bearer(token),
+        json={"conversationType": "adminStudent", "participantA": admin_id, "participantB": student.id},
+    )
+    assert response.status_code == 201
+    async with app.context.db.unit_of_work() as uow:
+        entry = await DirectoryRepository(uow.session).get(admin_id)
+    assert entry is not None and entry.role_id == "admin,tutor"
+
+
+async def test_a_long_role_string_is_accepted(client: httpx.AsyncClient) -> None:
+    token = hs256(user_claims(role=",".join(["x" * 40] * 20 + ["student"])))
+    response = await client.get(USER_ROUTE, headers=bearer(token))
+    assert response.status_code == 200

@@ -86,10 +86,12 @@ async def test_hs256_signature_claiming_rs256_is_401(
     assert_error(await client.get(USER_ROUTE, headers=bearer(token)), 401, "errMsg_invalidToken")
 
 
-async def test_expired_rs256_token_is_401(client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey) -> None:
+async def test_expired_rs256_token_is_401_with_its_own_reason(
+    client: httpx.AsyncClient, signing_key: rsa.RSAPrivateKey
+) -> None:
     claims = user_claims(exp=1_000_000, iat=999_000)
     token = jwt.encode(claims, private_pem(signing_key), algorithm="RS256")
-    assert_error(await client.get(USER_ROUTE, headers=bearer(token)), 401, "errMsg_invalidToken")
+    assert_error(await client.get(USER_ROUTE, headers=bearer(token)), 401, "errMsg_tokenExpired")
 
 
 @pytest.mark.parametrize("alg", ["RS512", "PS256"])

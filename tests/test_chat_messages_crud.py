@@ -164,6 +164,11 @@ async def test_content_is_checked_against_the_message_type(
         json={"content": {"mediaUrl": "https://x.test/b.png", "width": 10}},
     )
     assert right.json()["chatMessage"]["content"] == {"mediaUrl": "https://x.test/b.png", "width": 10}
+    for unsafe in ("javascript:alert(1)", "data:image/png;base64,AAAA", "b.png"):
+        refused = await client.patch(
+            url(image["id"]), headers=tutor.headers, json={"content": {"mediaUrl": unsafe}}
+        )
+        assert_envelope_error(refused, 400, "errMsg_contentIsNotValid")
 
 
 @pytest.mark.parametrize(

@@ -115,6 +115,11 @@ async def test_unknown_body_fields_are_ignored(client: httpx.AsyncClient, room: 
         {"data": {"body": "hi"}, "replyTo": {"id": "not-an-id"}},
         {"data": {"body": "hi"}, "replyTo": str(uuid.uuid4())},
         {"data": {"mediaUrl": 3}, "messageType": "image"},
+        {"data": {"mediaUrl": "javascript:alert(1)"}, "messageType": "image"},
+        {"data": {"mediaUrl": "data:image/png;base64,AAAA"}, "messageType": "image"},
+        {"data": {"mediaUrl": "../a.png"}, "messageType": "image"},
+        {"data": {"mediaUrl": "https://x.test/a.png", "thumbnail": "javascript:x"}, "messageType": "image"},
+        {"data": {"mediaUrl": "javascript://x.test/%0aalert(1)", "fileName": "a"}, "messageType": "document"},
         {"data": {"body": "x", "severity": "extreme"}, "messageType": "warning"},
         [1, 2, 3],
         "text",
@@ -280,3 +285,47 @@ async def test_refused_messages_do_not_spend_the_rate_limit(
 ) -> None:
     assert_hub_error(await send(client, student, room, {"data": {}}), 400, "INVALID_PAYLOAD")
     assert (await send(client, student, room, {"data": {"body": "fine"}})).status_code == 201
+
+
+async def test_a_client_message_id_reused_for_other_content_is_409(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    first = await send(client, student, room, {"data": {"body": "once"}, "clientMessageId": "c-9"})
+    for other in (
+        {"data": {"body": "twice"}, "clientMessageId": "c-9"},
+        {"data": {"body": "once"}, "clientMessageId": "c-9", "replyTo": first.json()["data"]["id"]},
+        {"messageType": "image", "data": {"mediaUrl": "https://x.test/a.png"}, "clientMessageId": "c-9"},
+    ):
+        response = await send(client, student, room, other)
+        body = assert_hub_error(response, 409, "INVALID_PAYLOAD")
+        assert "clientMessageId" in body["error"]
+    assert await history_ids(client, student, room) == [first.json()["data"]["id"]]
+
+
+async def test_a_client_message_id_of_a_deleted_message_is_409(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    body = {"data": {"body": "once"}, "clientMessageId": "c-10"}
+    first = await send(client, student, room, body)
+    message_id = first.json()["data"]["id"]
+    deleted = await client.delete(f"/chat/{room}/messages/{message_id}", headers=student.headers)
+    assert deleted.status_code == 200
+
+    again = await send(client, student, room, body)
+
+    assert "deleted" in assert_hub_error(again, 409, "INVALID_PAYLOAD")["error"]
+    assert await history_ids(client, student, room) == []
+
+
+async def test_refusals_are_counted_in_the_metrics(
+    client: httpx.AsyncClient, room: str, student: User
+) -> None:
+    def count(text: str) -> float:
+        row = 'messaging_http_errors_total{code="INVALID_PAYLOAD",status="409"}'
+        return next((float(line.split()[-1]) for line in text.splitlines() if line.startswith(row)), 0.0)
+
+    before = count((await client.get("/metrics")).text)
+    await send(client, student, room, {"data": {"body": "one"}, "clientMessageId": "c-11"})
+    await send(client, student, room, {"data": {"body": "two"}, "clientMessageId": "c-11"})
+
+    assert count((await client.get("/metrics")).text) == before + 1

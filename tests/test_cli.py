@@ -160,3 +160,19 @@ def test_migrate_with_a_bad_database_url_is_one_line(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
     assert "MESSAGING_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_with_several_workers_needs_redis(tmp_path: Path) -> None:
+    path = tmp_path / "workers.db"
+    result = run_cli(
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        "9",
+        env={"MESSAGING_DATABASE_URL": f"sqlite+aiosqlite:///{path}"},
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "--workers 2 needs MESSAGING_REDIS_URL" in result.stderr
+    assert not path.exists()  # refused before anything was migrated or served

@@ -81,22 +81,38 @@ async def test_the_token_may_come_from_the_http_handshake(
     assert joined["hubRole"] == "member"
 
 
-async def test_any_prefix_ending_in_the_hub_name_is_the_same_hub(
-    app: Any, hub: Sockets, student: User, tutor: User
+@pytest.mark.parametrize("namespace", ["/gateway/v2/hub/chat", "/ns1/hub/chat", "/hub/chat/", "/"])
+async def test_a_namespace_outside_the_configured_set_is_refused_readably(
+    hub: Sockets, student: User, namespace: str
+) -> None:
+    message = await hub.refusal(auth={"token": student.token}, namespace=namespace)
+
+    assert message.startswith(f"Unknown hub: {namespace} (this service serves /hub/chat, ")
+
+
+async def test_every_accepted_namespace_is_the_same_hub(
+    app: Any, hub: Sockets, student: User, tutor: User, super_admin: User
 ) -> None:
     room = await create_room(app, student, tutor)
     plain = await hub.connect(tutor)
     await plain.join(room)
-    other = await hub.connect_with(auth={"token": student.token}, namespace="/gateway/v2/hub/chat")
-    await other.join(room)
-    await plain.next("hub:presence")
-    await plain.next("hub:online")
+    doubled = await hub.connect_with(
+        auth={"token": student.token}, namespace="/messaging-api/messaging-api/hub/chat"
+    )
+    await doubled.join(room)
+    prefixed = await hub.connect(super_admin, prefixed=True)
+    await prefixed.join(room)
 
-    ack = await plain.send(room, "through another gateway")
+    ack = await plain.send(room, "to every namespace")
 
-    assert (await other.next("hub:messageArrived"))["message"]["id"] == ack["message"]["id"]
-    await plain.next("hub:messageArrived")
-    await hub.quiet()
+    for socket in (plain, doubled, prefixed):
+        assert (await socket.next("hub:messageArrived"))["message"]["id"] == ack["message"]["id"]
+
+
+@pytest.mark.parametrize("settings_overrides", [{"hub_namespaces": ["/chat"]}])
+async def test_the_accepted_namespaces_are_configurable(hub: Sockets, student: User) -> None:
+    assert (await hub.connect_with(auth={"token": student.token}, namespace="/chat")).sio.connected
+    assert (await hub.refusal(auth={"token": student.token})).startswith("Unknown hub: /hub/chat")
 
 
 async def test_a_super_admin_token_without_expiry_connects(app: Any, hub: Sockets, super_admin: User) -> None:
@@ -106,7 +122,8 @@ async def test_a_super_admin_token_without_expiry_connects(app: Any, hub: Socket
 
 async def _engine_io_closes(server_url: str, within: float) -> bool:
     """Open a bare Engine.IO websocket that never connects to a namespace; True if the server
-    closes it within ``within`` seconds."""
+    closes the websocket itself (an Engine.IO CLOSE packet alone leaves a live-looking
+    connection) within ``within`` seconds."""
     url = server_url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
     async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
         opening = await ws.receive(timeout=5)
@@ -119,8 +136,6 @@ async def _engine_io_closes(server_url: str, within: float) -> bool:
             except TimeoutError:
                 return False
             if message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-                return True
-            if message.type is aiohttp.WSMsgType.TEXT and message.data == "1":  # Engine.IO close packet
                 return True
         return False
 

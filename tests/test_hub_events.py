@@ -248,6 +248,12 @@ async def test_event_data_over_the_size_limit_is_too_large(
     await hub.quiet()
 
 
+# This test is about the queue of one socket, so the event budgets are out of its way here.
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"hub_custom_events_per_socket": 10_000, "hub_custom_events_per_user": 10_000}],
+    indirect=True,
+)
 async def test_a_flood_of_events_is_refused_beyond_what_a_socket_may_queue(
     app: Any, hub: Sockets, student: User, tutor: User
 ) -> None:
@@ -265,7 +271,7 @@ async def test_a_flood_of_events_is_refused_beyond_what_a_socket_may_queue(
         )
         if last["success"]:
             break
-        assert sent < flood + 100, "the socket never drained"
+        assert sent < flood + 100, f"the socket never drained: {last}"
         await asyncio.sleep(0.02)
 
     refused = student_socket.pending("hub:error")
@@ -276,4 +282,40 @@ async def test_a_flood_of_events_is_refused_beyond_what_a_socket_may_queue(
     assert relayed[-1] == flood
     for _ in refused:
         await student_socket.next("hub:error")
+    await hub.quiet()
+
+
+async def test_a_read_receipt_relays_only_its_documented_keys(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    moment = "2026-01-02T03:04:05.678Z"
+    data = {"lastReadTimestamp": moment, "body": "not a message", "content": {"x": 1}, "userId": "forged"}
+
+    ack = await student_socket.call("hub:event", {"roomId": room, "event": "messageRead", "data": data})
+    await student_socket.emit("hub:event", {"roomId": room, "event": "typing", "data": {"body": "hi"}})
+
+    assert ack == {"success": True}
+    assert await tutor_socket.next("hub:messageRead") == {
+        "roomId": room,
+        "userId": student.id,
+        "lastReadTimestamp": moment,
+    }
+    assert await tutor_socket.next("hub:typing") == {"roomId": room, "userId": student.id}
+    await hub.quiet()
+
+
+async def test_a_read_receipt_carrying_a_blob_is_refused(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, _tutor_socket = await hub.joined_pair(app, student, tutor)
+
+    ack = await student_socket.call(
+        "hub:event", {"roomId": room, "event": "messageRead", "data": {"blob": "x" * 60_000}}
+    )
+
+    assert ack["success"] is False
+    assert ack["code"] == "MESSAGE_TOO_LARGE"
+    await student_socket.error("MESSAGE_TOO_LARGE")
+    assert await read_time(app, room, student) is None
     await hub.quiet()

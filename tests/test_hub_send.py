@@ -16,6 +16,21 @@ from tests.support.sockets import Sockets
 from tests.support.users import User, service_headers
 from tutorhub_messaging.db.models import Conversation
 
+# Media fields take absolute http(s) URLs only: a client renders them as links and images.
+NOT_WEB_URLS = [
+    "javascript:alert(1)",
+    "JavaScript:alert(1)",
+    "data:image/png;base64,AAAA",
+    "/relative/a.png",
+    "a.png",
+    "//evil.test/a.png",
+    "https://",
+    "ftp://x.test/a.png",
+    "https://x.test/a b.png",
+    "java\nscript:alert(1)",
+    "http://[::1",
+]
+
 
 async def test_a_message_reaches_every_socket_of_the_room_and_the_sender_gets_an_ack(
     app: Any, hub: Sockets, student: User, tutor: User, admin: User
@@ -168,6 +183,12 @@ async def test_an_admin_warning_reaches_the_viewer(
         {"messageType": "text", "content": {"body": "x"}, "replyTo": "not-an-id"},
         {"messageType": "text", "content": {"body": "x"}, "replyTo": "0b7e9d8c-1111-4222-8333-444455556666"},
         {"messageType": "text", "content": {"body": "x"}, "replyTo": {"id": 5}},
+        *({"messageType": "image", "content": {"mediaUrl": url}} for url in NOT_WEB_URLS),
+        {
+            "messageType": "image",
+            "content": {"mediaUrl": "https://x.test/a.png", "thumbnail": "javascript:x"},
+        },
+        {"messageType": "document", "content": {"mediaUrl": "data:text/html,<b>x</b>", "fileName": "a.pdf"}},
     ],
 )
 async def test_an_ill_formed_message_is_invalid_and_not_stored(
@@ -497,4 +518,60 @@ async def test_a_room_deleted_since_joining_is_not_found(
 
     assert (await student_socket.send(room, "hello?"))["code"] == "ROOM_NOT_FOUND"
     await student_socket.error("ROOM_NOT_FOUND")
+    await hub.quiet()
+
+
+async def test_a_client_message_id_reused_for_other_content_is_refused(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    first = await student_socket.send(room, "the original", clientMessageId="c-2")
+    await tutor_socket.next("hub:messageArrived")
+    await student_socket.next("hub:messageArrived")
+
+    reused = await student_socket.send(room, "something else", clientMessageId="c-2")
+
+    assert reused["success"] is False
+    assert reused["code"] == "INVALID_PAYLOAD"
+    assert "clientMessageId" in reused["error"]
+    assert "message" not in reused
+    await student_socket.error("INVALID_PAYLOAD")
+    assert (await student_socket.send(room, "the original", clientMessageId="c-2")) == first
+    assert await message_count(app, room) == 1
+    await hub.quiet()
+
+
+async def test_a_client_message_id_of_a_deleted_message_is_refused(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    first = await student_socket.send(room, "soon gone", clientMessageId="c-3")
+    deleted = await client.delete(f"/chat/{room}/messages/{first['message']['id']}", headers=student.headers)
+    assert deleted.status_code == 200
+
+    again = await student_socket.send(room, "soon gone", clientMessageId="c-3")
+
+    assert again["success"] is False
+    assert again["code"] == "INVALID_PAYLOAD"
+    assert "deleted" in again["error"]
+    await student_socket.error("INVALID_PAYLOAD")
+    for socket in (student_socket, tutor_socket):
+        await socket.next("hub:messageArrived")
+        await socket.next("hub:messageDeleted")
+    assert await message_count(app, room) == 0
+    await hub.quiet()
+
+
+async def test_http_and_https_media_urls_are_accepted(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    content = {"mediaUrl": "HTTP://cdn.x.test:8080/a.png?s=1#f", "thumbnail": "https://x.test/t.png"}
+
+    ack = await student_socket.call("hub:send", {"roomId": room, "messageType": "image", "content": content})
+
+    assert ack["success"] is True, ack
+    assert ack["message"]["content"] == content
+    for socket in (student_socket, tutor_socket):
+        await socket.next("hub:messageArrived")
     await hub.quiet()

@@ -5,6 +5,9 @@ message and the clientMessageId rule."""
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import throwaway_database
@@ -112,3 +116,27 @@ def test_downgrading_restores_the_unique_constraint(fresh_url: str) -> None:
     with pytest.raises(sa.exc.IntegrityError):
         _run_sync(fresh_url, lambda conn: _insert(conn, "client-1"))
     _run_sync(fresh_url, lambda conn: _insert(conn, None))
+
+
+CLI = str(Path(sys.executable).with_name("tutorhub-messaging"))
+STARTING_AT_ONCE = 4
+
+
+def test_processes_migrating_a_fresh_database_at_once_all_succeed(fresh_url: str) -> None:
+    """A rolling deploy starts several processes on a database nobody has migrated yet: they take
+    turns, the first builds the schema and the others find it built."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESSAGING_")}
+    env["MESSAGING_DATABASE_URL"] = fresh_url
+    processes = [
+        subprocess.Popen([CLI, "migrate"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(STARTING_AT_ONCE)
+    ]
+    results = [(process.wait(timeout=120), process.communicate()[1]) for process in processes]
+
+    assert [code for code, _ in results] == [0] * STARTING_AT_ONCE, results
+
+    def version(conn: sa.Connection) -> list[Any]:
+        return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")))
+
+    head = ScriptDirectory.from_config(alembic_config(fresh_url)).get_current_head()
+    assert _run_sync(fresh_url, version) == [(head,)]

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
+from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter, Window
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -51,3 +51,25 @@ async def test_redis_unreachable_falls_back_to_a_per_process_window() -> None:
     results = [await limiter.allow("user") for _ in range(3)]
     assert results == [True, True, False]
     await unreachable.aclose()
+
+
+async def test_costs_count_against_a_window_in_memory() -> None:
+    limiter = InMemoryRateLimiter(limit=30)
+    window = Window(limit=1000, seconds=0.05)
+    assert [await limiter.take("bytes", window, 400) for _ in range(3)] == [True, True, False]
+    assert await limiter.take("bytes", window, 200) is True  # what is left still serves a small one
+    await asyncio.sleep(0.06)
+    assert await limiter.take("bytes", window, 1000) is True
+
+
+async def test_costs_are_shared_through_redis_and_expire(redis: Redis) -> None:
+    prefix = f"test:rate:{uuid.uuid4().hex}:"
+    first = RedisRateLimiter(redis, limit=30, prefix=prefix)
+    second = RedisRateLimiter(redis, limit=30, prefix=prefix)
+    window = Window(limit=1000, seconds=0.2)
+    results = [await (first if i % 2 else second).take("bytes", window, 400) for i in range(3)]
+    assert results == [True, True, False]
+    assert await first.take("bytes", window, 200) is True
+    await asyncio.sleep(0.25)
+    assert await second.take("bytes", window, 1000) is True
+    await redis.delete(prefix + "bytes", prefix + "bytes:total")

@@ -29,3 +29,17 @@ def test_the_readme_commands_exist_and_are_executable() -> None:
     for command in ("scripts/run", "scripts/test"):
         assert f"./{command}" in README
         assert os.access(ROOT / command, os.X_OK), f"{command} is not executable"
+
+
+def test_the_readme_layout_lists_every_package() -> None:
+    package = ROOT / "src" / "tutorhub_messaging"
+    packages = {p.parent.name for p in package.glob("*/__init__.py")}
+    listed = set(re.findall(r"^  ([a-z_]+)/ ", README, re.MULTILINE))
+    assert packages - listed == set(), "packages missing from the README's project layout"
+
+
+def test_the_docs_cite_no_document_outside_the_repository() -> None:
+    texts = [README, *(p.read_text() for p in (ROOT / "docs").rglob("*.md"))]
+    for text in texts:
+        for citation in ("DECISIONS", "§", "the hub guide", "the REST guide", "the guide's"):
+            assert citation not in text, f"{citation!r} cites a document that is not in the repository"

@@ -9,8 +9,8 @@ import { claimScenario, closeAllSockets, connected, fixture, track, until } from
 afterEach(closeAllSockets);
 
 /** A ChatHub whose callbacks are recorded, as a frontend would wire them. */
-async function openHub(user) {
-  const hub = new ChatHub(fixture().baseUrl, user.token);
+async function openHub(user, baseUrl = fixture().baseUrl) {
+  const hub = new ChatHub(baseUrl, user.token);
   track(hub.socket);
   hub.seen = { messages: [], typing: [], presence: [] };
   hub.onNewMessage = (roomId, sender, message) => hub.seen.messages.push({ roomId, sender, message });
@@ -27,6 +27,23 @@ async function joinWith(hub, roomId) {
 }
 
 describe("the guide's ChatHub class", () => {
+  it("reaches the same rooms when its baseUrl already ends in /messaging-api", async () => {
+    // The guide's baseUrl includes the prefix, and ChatHub adds it again: the namespace is then
+    // /messaging-api/messaging-api/hub/chat, one of the hub's accepted namespaces.
+    const { student, tutor, rooms } = claimScenario();
+    const room = rooms.studentTutor;
+    const tutorHub = await openHub(tutor);
+    await joinWith(tutorHub, room);
+    const studentHub = await openHub(student, `${fixture().baseUrl}/messaging-api`);
+    assert.equal(studentHub.socket.nsp, "/messaging-api/messaging-api/hub/chat");
+    await joinWith(studentHub, room);
+
+    studentHub.sendMessage(room, "text", { body: "through the doubled prefix" });
+
+    await until(() => tutorHub.seen.messages.length === 1, "the tutor receives the message");
+    assert.deepEqual(tutorHub.seen.messages[0].message.content, { body: "through the doubled prefix" });
+  });
+
   it("connects with the guide's URL, path and transports", async () => {
     const { student } = claimScenario();
     const hub = await openHub(student);

@@ -3,8 +3,11 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 
+import { io } from "socket.io-client";
+
 import {
   COMBINATIONS,
+  TRANSPORTS,
   URL_FORMS,
   claimScenario,
   closeAllSockets,
@@ -12,6 +15,7 @@ import {
   connected,
   fixture,
   openSocket,
+  track,
 } from "../support/harness.js";
 
 afterEach(closeAllSockets);
@@ -41,17 +45,21 @@ describe("connecting to the chat hub", () => {
   }
 
   for (const form of URL_FORMS) {
-    it(`refuses a token signed with another key (${form} URL)`, async () => {
+    it(`refuses a token signed with another key, without an expiry reason (${form} URL)`, async () => {
       const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.forged });
       const err = await connectError(socket);
       assert.equal(err.message, "Invalid token");
+      assert.equal(err.data, undefined);
     });
 
-    it(`refuses an expired token (${form} URL)`, async () => {
-      const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.expired });
-      const err = await connectError(socket);
-      assert.equal(err.message, "Invalid token");
-    });
+    for (const transport of TRANSPORTS) {
+      it(`refuses an expired token and says why in err.data over ${transport} (${form} URL)`, async () => {
+        const socket = openSocket({ form, transport, token: fixture().tokens.expired });
+        const err = await connectError(socket);
+        assert.equal(err.message, "Invalid token");
+        assert.deepEqual(err.data, { code: "TOKEN_EXPIRED" });
+      });
+    }
 
     it(`refuses a service (M2M) token: the hub is for users (${form} URL)`, async () => {
       const socket = openSocket({ form, transport: "websocket", token: fixture().tokens.service });
@@ -65,6 +73,18 @@ describe("connecting to the chat hub", () => {
       const err = await connectError(socket);
       assert.equal(typeof err.message, "string");
       assert.notEqual(err.message.trim(), "", "the refusal must say why");
+    });
+  }
+
+  for (const transport of TRANSPORTS) {
+    it(`refuses a made-up prefix before the hub's name with a readable message (${transport})`, async () => {
+      const { student } = claimScenario();
+      const socket = track(
+        io(`${fixture().baseUrl}/ns1/hub/chat`, { transports: [transport], auth: { token: student.token } }),
+      );
+      const err = await connectError(socket);
+      assert.match(err.message, /^Unknown hub: \/ns1\/hub\/chat/);
+      assert.equal(socket.connected, false);
     });
   }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 import socketio
@@ -14,19 +15,28 @@ from redis.asyncio import Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.database import Database, SearchLimits
+from tutorhub_messaging.demo.endpoints import router as demo_router
+from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
+from tutorhub_messaging.hub.transport import WebsocketFrames
+from tutorhub_messaging.idempotency.pruning import install_pruning
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.identity.tokens import TokenKeys
-from tutorhub_messaging.logs import configure_logging
+from tutorhub_messaging.logs import configure_logging, flush_logging
+from tutorhub_messaging.ops.docs import router as docs_router
 from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.origins import CookieOriginGuard
+from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
+from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
+from tutorhub_messaging.rest.webapp import mount_web_client
 from tutorhub_messaging.routes import include_routers
-from tutorhub_messaging.settings import SessionStore, Settings, get_settings
+from tutorhub_messaging.settings import Environment, SessionStore, Settings, get_settings
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +44,22 @@ log = logging.getLogger(__name__)
 def build_context(settings: Settings) -> AppContext:
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     session_redis = redis if settings.session_store is SessionStore.REDIS else None
+    outbox = outbox_options(settings)
     return AppContext(
         settings=settings,
-        db=Database(settings.database_url, pool_size=settings.database_pool_size),
+        db=Database(
+            settings.database_url,
+            pool_size=settings.database_pool_size,
+            search=SearchLimits(
+                connections=settings.search_connections,
+                timeout_seconds=settings.search_timeout_ms / 1000,
+                per_user=settings.searches_per_user,
+            ),
+            session_info={OPTIONS_KEY: outbox},
+        ),
+        outbox=outbox,
         authenticator=Authenticator(TokenKeys.from_settings(settings), session_redis),
-        hub=CHAT_HUB,
+        hub=replace(CHAT_HUB, budgets=budgets_from(settings)),
         rate_limiter=(
             RedisRateLimiter(redis, settings.message_rate_per_minute, prefix=settings.redis_prefix + "rate:")
             if redis is not None
@@ -61,6 +82,7 @@ def create_fastapi(context: AppContext) -> FastAPI:
         if context.redis is not None:
             await context.redis.aclose()
         await context.db.dispose()
+        flush_logging()  # a worker stopped by a signal runs no exit handlers
 
     app = FastAPI(
         title="TutorHub messaging",
@@ -68,18 +90,26 @@ def create_fastapi(context: AppContext) -> FastAPI:
         description="Conversations, chat messages and the realtime chat hub of TutorHub.",
         default_response_class=JsonResponse,
         lifespan=lifespan,
+        docs_url=None,  # served by ``ops.docs`` from an installed package, not a CDN
+        redoc_url=None,
     )
     app.state.context = context
     app.add_middleware(
         CORSMiddleware,
         allow_origins=context.settings.cors_origins,
+        # Credentials (cookies) cross-origin only for origins listed explicitly: never for "*".
+        allow_credentials="*" not in context.settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
         expose_headers=["x-request-id"],
     )
     install_error_handlers(app)
     app.include_router(ops_router)
+    app.include_router(docs_router)
     include_routers(app)
+    if context.settings.env is Environment.DEVELOPMENT:
+        app.include_router(demo_router)  # demo sign-in: absent (404) in production
+    mount_web_client(app, context.settings)
     _document_real_errors_only(app)
     return app
 
@@ -108,16 +138,20 @@ def create_app(settings: Settings | None = None) -> Any:
     if settings is None:
         # Called by uvicorn as the factory, possibly in a fresh worker process: log as JSON there too.
         settings = get_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     context = build_context(settings)
+    webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
+    context.on_startup.append(webhooks.start)
+    context.on_shutdown.append(webhooks.stop)
     api = create_fastapi(context)
     sio = build_hub(context)
+    install_pruning(context)
     inner = socketio.ASGIApp(
         sio,
-        other_asgi_app=RequestContext(api, settings.max_body_bytes),
+        other_asgi_app=RequestContext(api, settings.max_body_bytes, log_access=settings.access_log),
         socketio_path="socket.io",
     )
-    app = PrefixStrip(inner)
+    app = PrefixStrip(CookieOriginGuard(WebsocketFrames(inner, sio), settings.cors_origins))
     app.context = context  # type: ignore[attr-defined]
     app.sio = sio  # type: ignore[attr-defined]
     app.api = api  # type: ignore[attr-defined]

@@ -1,35 +1,89 @@
-"""``tutorhub-messaging serve | migrate | token``."""
+"""The ``tutorhub-messaging`` command: ``serve``, ``migrate`` and ``token``."""
 
 from __future__ import annotations
 
 import argparse
 import gc
+import re
 import sys
+from collections.abc import Callable
+from typing import NoReturn
 
+from tutorhub_messaging import __version__
 from tutorhub_messaging.identity.principal import KNOWN_ROLES
-from tutorhub_messaging.logs import configure_logging
-from tutorhub_messaging.settings import Settings, SettingsError, load_settings
+from tutorhub_messaging.logs import configure_logging, redact, redact_url, stop_logging
+from tutorhub_messaging.serving import MAX_PORT, MIN_PORT
+from tutorhub_messaging.settings import MIN_HS256_SECRET_BYTES, Settings, SettingsError, load_settings
 
+# SQLAlchemy starts a wrapped driver error with the wrapper's class: "(sqlalchemy...Error) ...".
+_LIBRARY_PREFIX = re.compile(r"^\([\w.]+\)\s*")
 # Allocations between two young-generation collections (Python's default is 700).
 GC_YOUNG_THRESHOLD = 10_000
 
 
+def _fail(message: str, *, status: int) -> NoReturn:
+    stop_logging()  # what was logged before comes first
+    print(f"tutorhub-messaging: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
 def _settings_or_exit() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
-        print(f"tutorhub-messaging: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        _fail(str(exc), status=2)
+    if settings.short_secret:
+        print(
+            f"tutorhub-messaging: warning: MESSAGING_JWT_SECRET is shorter than {MIN_HS256_SECRET_BYTES} "
+            "bytes, which production refuses",
+            file=sys.stderr,
+        )
+    return settings
 
 
-def _migrate(settings: Settings) -> None:
+def one_line(exc: BaseException) -> str:
+    """A failure as one line: no library's "background on this error" link, no SQL, no password."""
+    text = str(exc).split("\n(Background on this error", 1)[0].strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return redact(_LIBRARY_PREFIX.sub("", first))
+
+
+def _migrate(settings: Settings) -> str:
+    """Apply the migrations; the revision the database is at afterwards."""
     from tutorhub_messaging.db.migrate import upgrade
 
+    _check_sqlite_file(settings)
     try:
         upgrade(settings.database_url)
     except Exception as exc:
-        print(f"tutorhub-messaging: migration failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+        _fail(f"migration failed on {redact_url(settings.database_url)}: {one_line(exc)}", status=1)
+    return head_revision()
+
+
+def _check_sqlite_file(settings: Settings) -> None:
+    """Open an SQLite file the plain way first: when it cannot be, the async driver's worker
+    thread would print a traceback of its own next to the one-line error."""
+    if not settings.is_sqlite:
+        return
+    import sqlite3
+
+    from sqlalchemy.engine import make_url
+
+    path = make_url(settings.database_url).database
+    if not path or path == ":memory:":
+        return
+    try:
+        sqlite3.connect(path).close()
+    except sqlite3.Error as exc:
+        _fail(f"cannot open the SQLite database {path}: {exc}", status=1)
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    from tutorhub_messaging.db.migrate import alembic_config
+
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
 def tune_garbage_collector() -> None:
@@ -46,38 +100,64 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
+def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
+    """Several processes share rooms, presence and rate limits only through Redis."""
+    if workers > 1 and not settings.redis_url:
+        _fail(
+            f"--workers {workers} needs MESSAGING_REDIS_URL "
+            "(processes share rooms, presence and rate limits through Redis)",
+            status=2,
+        )
+
+
+def _seed_demo(settings: Settings) -> int:
+    """Seed the demo; the number of sample messages it added (0 when it was there already)."""
+    from tutorhub_messaging.demo.command import DemoRefused, run_demo_seed
+
+    try:
+        return run_demo_seed(settings).messages_added
+    except DemoRefused as exc:
+        _fail(str(exc), status=2)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
-    import uvicorn
+    from tutorhub_messaging.serving import ServeError, bind, run
 
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
-    if not args.no_migrate:
-        _migrate(settings)
+    _refuse_workers_without_redis(args.workers, settings)
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    try:
+        sock = bind(args.host, args.port)  # first: a busy port fails before anything has started
+    except ServeError as exc:
+        _fail(str(exc), status=1)
+    migrations = "skipped (--no-migrate)" if args.no_migrate else f"applied up to {_migrate(settings)}"
+    if args.demo:
+        added = _seed_demo(settings)
+        print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
 
     tune_garbage_collector()
-    uvicorn.run(
-        "tutorhub_messaging.app:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        loop="uvloop",
-        http="httptools",
-        ws="websockets-sansio",
-        ws_per_message_deflate=False,  # deflate costs CPU and ~2x memory per connection
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        timeout_graceful_shutdown=10,
-    )
+    try:
+        run(settings, sock, host=args.host, port=args.port, workers=args.workers, migrations=migrations)
+    except ServeError as exc:
+        _fail(str(exc), status=3)
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    revision = _migrate(settings)
+    stop_logging()
+    print(f"migrations applied: the database is at revision {revision}", file=sys.stderr)
+
+
+def cmd_demo(_args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     _migrate(settings)
-    print("migrations applied", file=sys.stderr)
+    added = _seed_demo(settings)
+    stop_logging()
+    print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
 
 
 def cmd_token(args: argparse.Namespace) -> None:
@@ -92,9 +172,11 @@ def cmd_token(args: argparse.Namespace) -> None:
         if not args.service:
             print("tutorhub-messaging: --m2m needs --service NAME", file=sys.stderr)
             raise SystemExit(2)
-        print(mint_service_token(secret, service_name=args.service, ttl_seconds=args.ttl or 3600))
+        print(
+            mint_service_token(secret, service_name=args.service, ttl_seconds=args.ttl or DEFAULT_TOKEN_TTL)
+        )
         return
-    ttl = None if args.ttl == 0 and args.role == "superAdmin" else (args.ttl or 3600)
+    ttl = None if args.ttl == 0 and args.role == "superAdmin" else (args.ttl or DEFAULT_TOKEN_TTL)
     print(
         mint_user_token(
             secret,
@@ -107,28 +189,136 @@ def cmd_token(args: argparse.Namespace) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tutorhub-messaging", description=__doc__)
-    commands = parser.add_subparsers(dest="command", required=True)
+DESCRIPTION = """\
+TutorHub messaging: the REST API and the realtime Socket.IO chat hub, on one port.
 
-    serve = commands.add_parser("serve", help="run the service (REST + Socket.IO on one port)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=3000)
-    serve.add_argument("--workers", type=int, default=1)
-    serve.add_argument("--no-migrate", action="store_true", help="do not apply migrations on start")
+Settings come from MESSAGING_* environment variables (see the README's configuration table);
+command-line options cover only how and where to run."""
+
+EPILOG = """\
+examples:
+  tutorhub-messaging serve --host 0.0.0.0 --port 8080
+  tutorhub-messaging migrate
+  tutorhub-messaging demo
+  tutorhub-messaging token --role tutor --fullname "Tara Tutor"
+  tutorhub-messaging token --m2m --service adminPanel
+
+Run "tutorhub-messaging COMMAND --help" for a command's options."""
+
+DEFAULT_TOKEN_TTL = 3600
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes in one line, with where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not MIN_PORT <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port ({MIN_PORT}-{MAX_PORT})")
+    return value
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tutorhub-messaging",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the service (REST + Socket.IO on one port)",
+        description="Run the service: REST and the realtime hub on one port. Applies migrations first.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on; 0.0.0.0 for every interface (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--port", type=_port, default=3000, help="TCP port to listen on (default: %(default)s)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=_count(1),
+        default=1,
+        help="processes serving the port; more than one needs MESSAGING_REDIS_URL (default: %(default)s)",
+    )
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not apply migrations on start (default: apply them)"
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="seed the demo users first, development mode only (default: no)"
+    )
     serve.set_defaults(func=cmd_serve)
 
-    migrate = commands.add_parser("migrate", help="apply migrations to MESSAGING_DATABASE_URL")
+    migrate = commands.add_parser(
+        "migrate",
+        help="apply migrations to MESSAGING_DATABASE_URL",
+        description="Bring the database at MESSAGING_DATABASE_URL to the newest schema, then exit.",
+    )
     migrate.set_defaults(func=cmd_migrate)
 
-    token = commands.add_parser("token", help="print a signed access token for local use")
-    token.add_argument("--user-id", help="user UUID (default: a new one)")
-    token.add_argument("--role", choices=KNOWN_ROLES, default="student")
-    token.add_argument("--fullname")
-    token.add_argument("--avatar")
-    token.add_argument("--ttl", type=int, default=3600, help="seconds; 0 with superAdmin: no expiry")
-    token.add_argument("--m2m", action="store_true", help="print a service (M2M) token")
-    token.add_argument("--service", help="service name for --m2m")
+    demo = commands.add_parser(
+        "demo",
+        help="seed demo users and conversations (development mode only)",
+        description=(
+            "Apply migrations, then seed a demo student, tutor, admin and super admin with their "
+            "conversations and sample messages. Running it again adds nothing."
+        ),
+    )
+    demo.set_defaults(func=cmd_demo)
+
+    token = commands.add_parser(
+        "token",
+        help="print a signed access token for local use",
+        description=(
+            "Print an access token signed with MESSAGING_JWT_SECRET (in development without one: the "
+            "built-in development key, which a service started the same way accepts)."
+        ),
+    )
+    token.add_argument("--user-id", metavar="UUID", help="the user's id (default: a new random UUID)")
+    token.add_argument(
+        "--role", choices=KNOWN_ROLES, default="student", help="the user's role (default: %(default)s)"
+    )
+    token.add_argument("--fullname", metavar="NAME", help="display name carried in the token (default: none)")
+    token.add_argument("--avatar", metavar="URL", help="avatar URL carried in the token (default: none)")
+    token.add_argument(
+        "--ttl",
+        type=_count(0),
+        default=DEFAULT_TOKEN_TTL,
+        metavar="SECONDS",
+        help="lifetime in seconds; 0 with --role superAdmin: no expiry (default: %(default)s, one hour)",
+    )
+    token.add_argument(
+        "--m2m", action="store_true", help="print a service (M2M) token (default: a user token)"
+    )
+    token.add_argument("--service", metavar="NAME", help="the calling service's name, required with --m2m")
     token.set_defaults(func=cmd_token)
     return parser
 

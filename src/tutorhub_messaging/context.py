@@ -13,7 +13,8 @@ from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.identity.directory import DirectoryRefresher
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.messages.service import MessageRules
-from tutorhub_messaging.realtime import RoomNotifier, SilentNotifier
+from tutorhub_messaging.outbox.events import OutboxOptions
+from tutorhub_messaging.realtime import HubControl, RoomNotifier, SilentHubControl, SilentNotifier
 from tutorhub_messaging.settings import Settings
 
 if TYPE_CHECKING:
@@ -29,7 +30,10 @@ class AppContext:
     rate_limiter: RateLimiter
     directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
+    hub_control: HubControl = field(default_factory=SilentHubControl)
     redis: Redis | None = None
+    # What the outbox reads at each commit (webhook endpoints, room presence, the worker's wake).
+    outbox: OutboxOptions = field(default_factory=OutboxOptions)
     # Work to run when the server starts and stops (background tasks of the hub).
     on_startup: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
     on_shutdown: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)

@@ -34,6 +34,14 @@ class Unauthenticated(AppError):
     default_key = "errMsg_loginRequired"
 
 
+class TokenExpiredError(Unauthenticated):
+    """Still a 401, with its own code and key so a client knows to refresh its token and retry."""
+
+    code = "TOKEN_EXPIRED"
+    default_message = "The token has expired"
+    default_key = "errMsg_tokenExpired"
+
+
 class Forbidden(AppError):
     status = 403
     code = "NOT_AUTHORIZED"
@@ -53,6 +61,12 @@ class Conflict(AppError):
     code = "CONFLICT"
     default_message = "Conflict"
     default_key = "errMsg_conflict"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    default_message = "This Idempotency-Key was already used for a different request"
+    default_key = "errMsg_idempotencyKeyReused"
 
 
 class PayloadTooLarge(AppError):
@@ -139,3 +153,19 @@ def invalid_id(field: str) -> InvalidInput:
 
 def missing_field(field: str) -> InvalidInput:
     return InvalidInput(f"{field} is required", key=f"errMsg_{field}isRequired")
+
+
+class ClientMessageIdReused(AppError):
+    """A ``clientMessageId`` retry that is not the same send: other content, or its message is gone."""
+
+    status = 409
+    code = "INVALID_PAYLOAD"
+    default_message = "clientMessageId was already used for another message"
+    default_key = "errMsg_clientMessageIdReused"
+
+
+class SearchTimedOut(Unavailable):
+    """A search stopped by its statement timeout: the same search would take as long again."""
+
+    default_message = "The search took too long and was stopped: narrow its filters"
+    default_key = "errMsg_searchTimedOut"

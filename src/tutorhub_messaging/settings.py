@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from pydantic_settings import SettingsError as EnvironmentReadError
 
@@ -18,8 +18,12 @@ log = logging.getLogger(__name__)
 # Used only when MESSAGING_ENV=development and no secret is configured; production refuses it.
 DEV_JWT_SECRET = "tutorhub-messaging-development-secret-do-not-use-in-production"
 DEFAULT_SYSTEM_ADMIN_ID = "00000000-0000-4000-8000-000000000001"
+# An HS256 key shorter than its 256-bit output is guessable offline from one token (RFC 7518 §3.2).
+MIN_HS256_SECRET_BYTES = 32
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
 
 
 class Environment(StrEnum):
@@ -61,10 +65,107 @@ class Settings(BaseSettings):
     # REST request bodies above this are answered with 413 before they are parsed.
     max_body_bytes: PositiveInt = 1_048_576
 
+    # Logging: one JSON access line per REST request; log lines wait in a bounded queue so a
+    # stalled log reader never blocks the service (lines past the bound are dropped and counted).
+    access_log: bool = True
+    log_queue_lines: PositiveInt = 10_000
+
+    # --- Outgoing events: outbox and signed webhooks ---
+    webhook_urls: list[str] = Field(default_factory=list)
+    webhook_secret: SecretStr | None = None
+    # Event types sent to the webhooks; None: every type.
+    webhook_events: list[str] | None = None
+    webhook_timeout_seconds: PositiveFloat = 5.0
+    # A delivery is retried (exponential backoff with jitter) this long, then dead-lettered.
+    webhook_retry_budget_seconds: PositiveFloat = 86_400.0
+    webhook_backoff_initial_seconds: PositiveFloat = 1.0
+    webhook_backoff_max_seconds: PositiveFloat = 600.0
+    # Deliveries in flight per endpoint and process (at most one per room).
+    webhook_concurrency: PositiveInt = 32
+    # How often each process looks for due deliveries besides being woken by its own commits.
+    webhook_poll_seconds: PositiveFloat = 1.0
+    # Rounds of one endpoint's loop are at least this far apart (claims and settles are batched).
+    webhook_batch_seconds: PositiveFloat = 0.05
+    # A process holds a delivery this long; after it, a killed process's deliveries go to another.
+    webhook_lease_seconds: PositiveFloat = 30.0
+    # Delivered events (and events with no webhook to deliver to) are deleted after this.
+    outbox_retention_seconds: PositiveFloat = 604_800.0
+
+    # Idempotency-Key on service calls: how long a key's first answer is replayed, and how often
+    # each process deletes the keys past that.
+    idempotency_key_ttl_seconds: PositiveInt = 86_400
+    idempotency_prune_interval_seconds: PositiveInt = 600
+    # Erasing a user: their messages are rewritten this many at a time (one unit of work).
+    erasure_batch_size: PositiveInt = 500
+
+    # Hostile clients and unlucky deployments: transport limits.
+    # A socket whose unwritten outgoing packets exceed either bound (it stopped reading) is
+    # disconnected; an empty buffer always takes one packet, however large.
+    socket_buffer_max_bytes: PositiveInt = 8_388_608
+    socket_buffer_max_packets: PositiveInt = 2_000
+    # The hub's namespaces, exactly; any other is refused at connect. The third is what the
+    # guide's ChatHub example asks for when its baseUrl already ends in /messaging-api.
+    hub_namespaces: list[Annotated[str, Field(pattern=r"^/[A-Za-z0-9/_.-]{0,255}$")]] = Field(
+        default_factory=lambda: [
+            "/hub/chat",
+            "/messaging-api/hub/chat",
+            "/messaging-api/messaging-api/hub/chat",
+        ],
+        min_length=1,
+        max_length=16,
+    )
+
+    # serve: a connection must deliver a request's headers, then its body, within these.
+    http_header_timeout_seconds: Annotated[float, Field(gt=0)] = 10.0
+    http_body_timeout_seconds: Annotated[float, Field(gt=0)] = 30.0
+    # Session store mode: how often open sockets re-check that their session still exists.
+    session_recheck_seconds: Annotated[float, Field(gt=0)] = 30.0
+
+    # Hub budgets: per window of hub_budget_window_seconds, per user (across sockets and
+    # processes) and per socket, for joins and leaves, standard events (typing, stopTyping,
+    # messageRead) and custom events; beyond them an event is refused with RATE_LIMITED.
+    hub_budget_window_seconds: PositiveInt = 10
+    hub_joins_per_user: PositiveInt = 20
+    hub_joins_per_socket: PositiveInt = 10
+    hub_events_per_user: PositiveInt = 60
+    hub_events_per_socket: PositiveInt = 30
+    hub_event_bytes_per_user: PositiveInt = 65_536
+    hub_event_bytes_per_socket: PositiveInt = 32_768
+    hub_custom_events_per_user: PositiveInt = 50
+    hub_custom_events_per_socket: PositiveInt = 30
+    hub_custom_event_bytes_per_user: PositiveInt = 524_288
+    hub_custom_event_bytes_per_socket: PositiveInt = 262_144
+    # Sockets one user may have connected at once (all processes); more are refused at connect.
+    hub_sockets_per_user: PositiveInt = 20
+
+    # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
+    # of one user at once (per process), searches at once per process on connections of their own,
+    # and the time after which a search is stopped.
+    search_max_values_per_filter: PositiveInt = 20
+    search_max_values: PositiveInt = 40
+    search_max_value_length: PositiveInt = 200
+    searches_per_user: PositiveInt = 2
+    search_connections: PositiveInt = 2
+    search_timeout_ms: PositiveInt = 5_000
+
+    # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).
+    webapp_dir: Path | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _known_log_level(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip().upper() in LOG_LEVELS:
+            return value.strip().upper()
+        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+
     @model_validator(mode="after")
     def _check_keys(self) -> Self:
         if self.env is Environment.PRODUCTION:
             secret = self.jwt_secret.get_secret_value() if self.jwt_secret else None
+            if secret and len(secret.encode()) < MIN_HS256_SECRET_BYTES:
+                raise ValueError(
+                    f"MESSAGING_JWT_SECRET must be at least {MIN_HS256_SECRET_BYTES} bytes in production"
+                )
             if not secret and self.jwt_public_key_file is None:
                 raise ValueError(
                     "MESSAGING_JWT_SECRET or MESSAGING_JWT_PUBLIC_KEY_FILE is required in production"
@@ -75,11 +176,28 @@ class Settings(BaseSettings):
             raise ValueError(f"MESSAGING_JWT_PUBLIC_KEY_FILE does not exist: {self.jwt_public_key_file}")
         if self.session_store is SessionStore.REDIS and not self.redis_url:
             raise ValueError("MESSAGING_SESSION_STORE=redis needs MESSAGING_REDIS_URL")
+        self._check_webhooks()
         if not self.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError(
                 "MESSAGING_DATABASE_URL must be sqlite+aiosqlite://... or postgresql+asyncpg://..."
             )
         return self
+
+    def _check_webhooks(self) -> None:
+        from tutorhub_messaging.outbox.events import EVENT_TYPES
+
+        for url in self.webhook_urls:
+            if not re.match(r"^https?://[^\s/]+", url) or len(url) > 2048:
+                raise ValueError(f"MESSAGING_WEBHOOK_URLS: not an http(s) URL: {url[:100]}")
+        if len(set(self.webhook_urls)) != len(self.webhook_urls):
+            raise ValueError("MESSAGING_WEBHOOK_URLS: a URL is listed twice")
+        if self.webhook_urls and not (self.webhook_secret and self.webhook_secret.get_secret_value()):
+            raise ValueError("MESSAGING_WEBHOOK_SECRET is required when MESSAGING_WEBHOOK_URLS is set")
+        unknown = set(self.webhook_events or ()) - set(EVENT_TYPES)
+        if unknown:
+            raise ValueError(f"MESSAGING_WEBHOOK_EVENTS: unknown event types {sorted(unknown)}")
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("MESSAGING_WEBHOOK_LEASE_SECONDS must exceed MESSAGING_WEBHOOK_TIMEOUT_SECONDS")
 
     @property
     def hs256_secret(self) -> str | None:
@@ -89,6 +207,12 @@ class Settings(BaseSettings):
         if self.env is Environment.DEVELOPMENT:
             return DEV_JWT_SECRET
         return None
+
+    @property
+    def short_secret(self) -> bool:
+        """A configured HS256 key below the safe length (refused in production, warned about here)."""
+        secret = self.hs256_secret
+        return secret is not None and len(secret.encode()) < MIN_HS256_SECRET_BYTES
 
     @property
     def uses_dev_secret(self) -> bool:

@@ -23,12 +23,14 @@ import pytest
 
 from tests.support.users import TEST_SECRET, User, service_token
 from tutorhub_messaging.db.models import CONVERSATION_STATUSES, CONVERSATION_TYPES, Conversation
+from tutorhub_messaging.identity.tokens import EXPIRY_LEEWAY_SECONDS, mint_user_token
 
 COMPAT_DIR = Path(__file__).resolve().parents[2] / "compat"
 JS_TEST_FILES = sorted((COMPAT_DIR / "tests").glob("*.test.js"))
 # Every JS test claims its own scenario (own users and rooms); more than any file uses.
 SCENARIOS_PER_FILE = 40
 NODE_TIMEOUT_SECONDS = 300
+EXPIRING_AFTER = 8
 SUMMARY_LINE = re.compile(r"^\S*\s*(tests|pass|fail|cancelled|skipped|todo) (\d+)\s*$", re.MULTILINE)
 
 
@@ -99,6 +101,18 @@ def fixture_json(base_url: str, scenarios: list[Scenario]) -> str:
         {
             "baseUrl": base_url,
             "tokens": {"forged": forged, "expired": expired, "service": service_token()},
+            # The first scenario's student again, with a token the service stops accepting (and
+            # closes the student's sockets with) EXPIRING_AFTER seconds after seeding.
+            "expiring": {
+                "userId": scenarios[0].student.id,
+                "token": mint_user_token(
+                    TEST_SECRET,
+                    user_id=scenarios[0].student.id,
+                    role="student",
+                    fullname=scenarios[0].student.fullname,
+                    ttl_seconds=EXPIRING_AFTER - EXPIRY_LEEWAY_SECONDS,
+                ),
+            },
             "scenarios": [
                 {
                     "student": _user_json(s.student),

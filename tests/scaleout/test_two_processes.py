@@ -124,7 +124,7 @@ async def test_presence_is_per_user_when_the_same_user_is_on_both_processes(
         second_joined, _ = await laptop.join(room)
         assert [m["id"] for m in second_joined["members"]] == [tutor.id, student.id]
         # One socket of the student leaves: the student is still present through the other.
-        await phone.emit("hub:leave", {"roomId": room})
+        assert (await phone.call("hub:leave", {"roomId": room}))["success"] is True
         await laptop.send(room, "still here")
         arrived = await watcher.next("hub:messageArrived")
         assert arrived["message"]["content"] == {"body": "still here"}
@@ -164,3 +164,28 @@ async def test_typing_and_read_receipts_relay_across_processes(
         async with httpx.AsyncClient(base_url=first.url, headers=student.headers) as client:
             inbox = (await client.get("/v1/myconversations")).json()["conversations"]
         assert [(c["id"], c["unreadCount"]) for c in inbox] == [(room, 0)]
+
+
+async def test_every_accepted_namespace_on_every_process_receives_room_events(
+    app: Any, pair: tuple[ServiceProcess, ServiceProcess], student: User, tutor: User, super_admin: User
+) -> None:
+    first, second = pair
+    room = await create_room(app, student, tutor)
+    async with Sockets(first.url) as here, Sockets(second.url) as there:
+        sender = await here.connect(student)
+        doubled = await there.connect_with(
+            auth={"token": tutor.token}, namespace="/messaging-api/messaging-api/hub/chat"
+        )
+        prefixed = await there.connect(super_admin, prefixed=True)
+        for socket in (sender, doubled, prefixed):
+            await socket.join(room)
+        for made_up in ("/ns1/hub/chat", "/gateway/hub/chat"):
+            for sockets in (here, there):
+                refusal = await sockets.refusal(auth={"token": student.token}, namespace=made_up)
+                assert refusal.startswith(f"Unknown hub: {made_up}")
+
+        ack = await sender.send(room, "to every namespace everywhere")
+
+        for socket in (sender, doubled, prefixed):
+            arrived = await socket.next("hub:messageArrived")
+            assert arrived["message"]["id"] == ack["message"]["id"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
 
 from tutorhub_messaging.conversations.enrollment_sync import sync_enrollment
 from tutorhub_messaging.conversations.schemas import (
@@ -24,6 +25,9 @@ from tutorhub_messaging.conversations.schemas import (
 from tutorhub_messaging.conversations.serializers import conversation_record
 from tutorhub_messaging.conversations.service import create_conversation, get_conversation, list_inbox
 from tutorhub_messaging.conversations.system_messages import send_system_message
+from tutorhub_messaging.db.database import UnitOfWork
+from tutorhub_messaging.idempotency.dependencies import IdempotencyKeyHeader
+from tutorhub_messaging.idempotency.service import fingerprint, run_once
 from tutorhub_messaging.rest.dependencies import Context, CurrentUser, ServiceCaller
 from tutorhub_messaging.rest.envelope import envelope, paging_info
 from tutorhub_messaging.rest.fields import PathId
@@ -74,7 +78,7 @@ async def get_conversation_route(
 ) -> JsonResponse:
     conversation_id = path_id(conversationId, "conversationId")
     async with context.db.unit_of_work() as uow:
-        record = await get_conversation(uow, principal, conversation_id)
+        record = await get_conversation(uow, principal, conversation_id, context.hub)
     return envelope(request, data_name="conversation", data=record, action="get")
 
 
@@ -96,6 +100,7 @@ async def list_my_conversations_route(
         inbox = await list_inbox(
             uow,
             principal,
+            context.hub,
             limit=pageRowCount if paged else None,
             offset=(pageNumber - 1) * pageRowCount if paged else 0,
         )
@@ -116,18 +121,25 @@ async def list_my_conversations_route(
     responses=error_responses(400, 401, 403, 409, 413),
 )
 async def send_system_message_route(
-    request: Request, context: Context, _service: ServiceCaller, body: SendSystemMessageBody
-) -> JsonResponse:
-    async with context.db.unit_of_work() as uow:
+    request: Request,
+    context: Context,
+    service: ServiceCaller,
+    body: SendSystemMessageBody,
+    key: IdempotencyKeyHeader,
+) -> Response:
+    async def work(uow: UnitOfWork) -> JsonResponse:
         delivered = await send_system_message(uow, context, body)
-    return envelope(
-        request,
-        data_name="conversation",
-        data=delivered.conversation,
-        action="create",
-        status_code=201,
-        extra={"chatMessage": delivered.message},
-    )
+        return envelope(
+            request,
+            data_name="conversation",
+            data=delivered.conversation,
+            action="create",
+            status_code=201,
+            extra={"chatMessage": delivered.message},
+        )
+
+    request_fingerprint = fingerprint(request, None, body.model_dump(mode="json"))
+    return await run_once(context, service, key, request_fingerprint, work)
 
 
 @router.put(
@@ -137,26 +149,35 @@ async def send_system_message_route(
     response_model=EnrollmentSyncEnvelope,
     responses={
         201: {"model": EnrollmentSyncEnvelope, "description": "The enrollment was not known before"},
-        **error_responses(400, 401, 403),
+        **error_responses(400, 401, 403, 409),
     },
 )
 async def sync_enrollment_route(
     request: Request,
     context: Context,
-    _service: ServiceCaller,
+    service: ServiceCaller,
     enrollmentId: PathId,
     body: EnrollmentSyncBody,
-) -> JsonResponse:
+    key: IdempotencyKeyHeader,
+) -> Response:
     enrollment_id = path_id(enrollmentId, "enrollmentId")
-    async with context.db.unit_of_work() as uow:
+
+    async def work(uow: UnitOfWork) -> JsonResponse:
         synced = await sync_enrollment(
-            uow, enrollment_id, body, owner=context.settings.system_admin_id.lower()
+            uow,
+            enrollment_id,
+            body,
+            owner=context.settings.system_admin_id.lower(),
+            hub_control=context.hub_control,
         )
-    return envelope(
-        request,
-        data_name="enrollment",
-        data=synced.enrollment,
-        action="create" if synced.created else "update",
-        status_code=201 if synced.created else 200,
-        extra={"conversation": synced.conversation},
-    )
+        return envelope(
+            request,
+            data_name="enrollment",
+            data=synced.enrollment,
+            action="create" if synced.created else "update",
+            status_code=201 if synced.created else 200,
+            extra={"conversation": synced.conversation},
+        )
+
+    request_fingerprint = fingerprint(request, enrollment_id, body.model_dump(mode="json"))
+    return await run_once(context, service, key, request_fingerprint, work)

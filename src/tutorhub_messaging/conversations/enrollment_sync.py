@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from tutorhub_messaging.conversations.closing import close_conversation
 from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.conversations.schemas import EnrollmentSyncBody
 from tutorhub_messaging.conversations.serializers import conversation_record
@@ -19,6 +18,7 @@ from tutorhub_messaging.conversations.service import (
     OPEN,
     STUDENT_TUTOR,
     NewConversation,
+    change_conversation,
     check_participants_differ,
     find_or_create,
 )
@@ -26,8 +26,7 @@ from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import CONVERSATION_STATUSES, Conversation, Enrollment
 from tutorhub_messaging.enrollments.repository import EnrollmentRepository, EnrollmentValues
 from tutorhub_messaging.enrollments.serializers import enrollment_record
-
-CLOSED = "closed"
+from tutorhub_messaging.realtime import HubControl
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +45,14 @@ def _link_for(conversation: Conversation | None, active: list[Enrollment], chang
 
 
 async def _reconcile_pair(
-    session: AsyncSession, student_id: str, tutor_user_id: str, changed: Enrollment, owner: str
+    uow: UnitOfWork,
+    hub_control: HubControl,
+    student_id: str,
+    tutor_user_id: str,
+    changed: Enrollment,
+    owner: str,
 ) -> Conversation | None:
+    session = uow.session
     conversations = ConversationRepository(session)
     # Locked before the enrollments are read, so two syncs of one pair cannot both act on stale data.
     conversation = await conversations.get_by_key(STUDENT_TUTOR, student_id, tutor_user_id, lock=True)
@@ -56,9 +61,7 @@ async def _reconcile_pair(
     active = await EnrollmentRepository(session).active_for_pair(student_id, tutor_user_id)
     if not active:
         if conversation is not None:
-            await conversations.change(
-                conversation, status=CLOSED, status_idx=CONVERSATION_STATUSES.index(CLOSED)
-            )
+            await close_conversation(uow, hub_control, conversation)
         return conversation
 
     link = _link_for(conversation, active, changed)
@@ -77,7 +80,8 @@ async def _reconcile_pair(
             ),
         )
         conversation = found.conversation
-    await conversations.change(
+    await change_conversation(
+        session,
         conversation,
         status=OPEN,
         status_idx=CONVERSATION_STATUSES.index(OPEN),
@@ -90,11 +94,17 @@ async def _reconcile_pair(
 
 
 async def sync_enrollment(
-    uow: UnitOfWork, enrollment_id: str, body: EnrollmentSyncBody, *, owner: str
+    uow: UnitOfWork,
+    enrollment_id: str,
+    body: EnrollmentSyncBody,
+    *,
+    owner: str,
+    hub_control: HubControl,
 ) -> Synced:
     """Store the enrollment as reported, then bring the pair's conversation in line with it.
 
-    ``owner`` is recorded as the ``_owner`` of a conversation this sync creates.
+    ``owner`` is recorded as the ``_owner`` of a conversation this sync creates; a conversation
+    this sync closes is announced to the hub through ``hub_control`` after the commit.
     """
     check_participants_differ(body.studentId, body.tutorUserId)
     enrollments = EnrollmentRepository(uow.session)
@@ -116,8 +126,8 @@ async def sync_enrollment(
     pair = (stored.student_id, stored.tutor_user_id)
     if previous_pair is not None and previous_pair != pair:
         # The enrollment moved to another pair: the old pair may have lost its last active one.
-        await _reconcile_pair(uow.session, *previous_pair, stored, owner)
-    conversation = await _reconcile_pair(uow.session, *pair, stored, owner)
+        await _reconcile_pair(uow, hub_control, *previous_pair, stored, owner)
+    conversation = await _reconcile_pair(uow, hub_control, *pair, stored, owner)
     return Synced(
         enrollment_record(stored),
         conversation_record(conversation) if conversation is not None else None,

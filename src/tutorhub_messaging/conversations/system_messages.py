@@ -73,6 +73,7 @@ async def send_system_message(uow: UnitOfWork, context: AppContext, body: SendSy
         room_id=found.conversation.id,
         sender=Sender(admin_id, admin_name, admin.avatar if admin else None),
         new=NewMessage(message_type="warning", content=warning_content(body)),
+        participants=(found.conversation.participant_a, found.conversation.participant_b),
     )
     # store_message moved lastMessageAt/preview with a statement; answer with the stored values.
     conversation = await ConversationRepository(uow.session).reload(found.conversation)

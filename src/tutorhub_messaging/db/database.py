@@ -8,10 +8,12 @@ nothing is announced that was not stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
@@ -26,22 +28,48 @@ from tutorhub_messaging.db.sqlite import (
     create_sqlite_engine,
     create_sqlite_search_engine,
 )
-from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.errors import RateLimited, SearchTimedOut, Unavailable
+from tutorhub_messaging.ops.metrics import SEARCH_REFUSALS
 
 log = logging.getLogger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
+BeforeCommit = Callable[[], Awaitable[None]]
+
+# Where a session keeps its unit of work (``UnitOfWork.of``).
+_UOW_KEY = "unit_of_work"
 
 
 class UnitOfWork:
-    """A session plus the work to do once its transaction has committed."""
+    """A session, the writes to make just before its commit (in its transaction), and the work to
+    do once its transaction has committed."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+        self._before_commit: list[BeforeCommit] = []
         self._after_commit: list[AfterCommit] = []
+        session.info[_UOW_KEY] = self
+
+    @staticmethod
+    def of(session: AsyncSession) -> UnitOfWork:
+        """The unit of work a session belongs to."""
+        uow = session.info.get(_UOW_KEY)
+        if not isinstance(uow, UnitOfWork):
+            raise RuntimeError("this session does not belong to a unit of work")
+        return uow
+
+    def before_commit(self, callback: BeforeCommit) -> None:
+        """Run ``callback`` in the transaction, after the unit's own work and just before COMMIT
+        (e.g. one multi-row insert of what the work staged); if it fails, nothing commits."""
+        self._before_commit.append(callback)
 
     def after_commit(self, callback: AfterCommit) -> None:
         self._after_commit.append(callback)
+
+    async def _run_before_commit(self) -> None:
+        while self._before_commit:
+            callback = self._before_commit.pop(0)
+            await callback()
 
     async def _run_after_commit(self) -> None:
         for callback in self._after_commit:
@@ -66,21 +94,99 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SearchLimits:
+    """How searches are kept from starving everything else."""
+
+    connections: int = 2  # searches running at once in this process, on connections of their own
+    timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
+    per_user: int = 2  # searches of one user running at once in this process
+
+
+def create_postgres_search_engine(url: str, limits: SearchLimits) -> AsyncEngine:
+    """A small pool of its own, so searches never take the connections sends and joins need, and
+    a statement timeout on each search transaction."""
+    engine = create_async_engine(
+        url,
+        pool_size=limits.connections,
+        max_overflow=0,
+        pool_timeout=30,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+    timeout_ms = max(1, int(limits.timeout_seconds * 1000))
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _statement_timeout(connection: Any) -> None:
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {timeout_ms}")
+
+    return engine
+
+
+def _is_timeout(exc: DBAPIError) -> bool:
+    """SQLite's progress handler interrupted it, or PostgreSQL's statement timeout cancelled it."""
+    text_of = str(exc.orig).lower()
+    return "interrupted" in text_of or "statement timeout" in text_of
+
+
+class _SearchGate:
+    """Searches of one user running at once in this process."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._running: dict[str, int] = {}
+
+    @contextmanager
+    def enter(self, user_id: str | None) -> Iterator[None]:
+        if user_id is None:
+            yield
+            return
+        running = self._running.get(user_id, 0)
+        if running >= self.per_user:
+            SEARCH_REFUSALS.labels(reason="concurrency").inc()
+            raise RateLimited(f"At most {self.per_user} searches at once: wait for one to finish")
+        self._running[user_id] = running + 1
+        try:
+            yield
+        finally:
+            left = self._running[user_id] - 1
+            if left:
+                self._running[user_id] = left
+            else:
+                del self._running[user_id]
+
+
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        search: SearchLimits | None = None,
+        session_info: dict[str, Any] | None = None,
+    ) -> None:
+        """``session_info`` starts every session's ``info`` (services that write at commit find
+        their configuration there, e.g. the outbox)."""
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size)
-        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
-        # Searches that may scan a whole table: on SQLite, read-only connections of their own on
-        # worker threads, so a long scan holds up neither the event loop nor the writer.
-        self.search_engine = create_sqlite_search_engine(url) if url.startswith("sqlite") else None
+        self.sessions = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, info=session_info or {}
+        )
+        limits = search or SearchLimits()
+        # Searches that may scan a whole table run on connections of their own with a time limit:
+        # on SQLite, read-only connections on worker threads, so a long scan holds up neither the
+        # event loop nor the writer; on PostgreSQL, a small pool beside the main one.
+        self.search_engine = (
+            create_sqlite_search_engine(
+                url, connections=limits.connections, timeout_seconds=limits.timeout_seconds
+            )
+            if url.startswith("sqlite")
+            else create_postgres_search_engine(url, limits)
+        )
+        self.search_gate = _SearchGate(limits.per_user)
         # SQLite files: the WAL is checkpointed off the event loop (see WalCheckpoints).
         self.checkpoints = WalCheckpoints(self.engine) if url.startswith("sqlite") else None
-        self.search_sessions = (
-            async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
-            if self.search_engine is not None
-            else self.sessions
-        )
+        self.search_sessions = async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
 
     @property
     def dialect(self) -> str:
@@ -89,10 +195,22 @@ class Database:
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._unit_of_work(self.sessions)
 
-    def search(self) -> AbstractAsyncContextManager[UnitOfWork]:
-        """A unit of work for one read that may scan many rows (message search). On SQLite it
-        cannot write (``query_only``) and runs off the event loop; elsewhere it is a unit of work."""
-        return self._unit_of_work(self.search_sessions)
+    @asynccontextmanager
+    async def search(self, user_id: str | None = None) -> AsyncIterator[UnitOfWork]:
+        """A unit of work for one read that may scan many rows (message search), on the search
+        connections, stopped after the search timeout (``SearchTimedOut``). A user with as many
+        searches running as allowed is refused (``RateLimited``). On SQLite it cannot write
+        (``query_only``) and runs off the event loop."""
+        with self.search_gate.enter(user_id):
+            try:
+                async with self._unit_of_work(self.search_sessions) as uow:
+                    yield uow
+            except (Unavailable, DBAPIError) as exc:
+                cause = exc.__cause__ if isinstance(exc, Unavailable) else exc
+                if isinstance(cause, DBAPIError) and _is_timeout(cause):
+                    SEARCH_REFUSALS.labels(reason="timeout").inc()
+                    raise SearchTimedOut() from exc
+                raise
 
     @asynccontextmanager
     async def _unit_of_work(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
@@ -101,6 +219,7 @@ class Database:
                 uow = UnitOfWork(session)
                 try:
                     yield uow
+                    await uow._run_before_commit()
                     await session.commit()
                 except BaseException:
                     await session.rollback()

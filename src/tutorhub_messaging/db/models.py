@@ -162,3 +162,70 @@ class ReadState(Base):
     user_id: Mapped[str] = mapped_column(IdType, primary_key=True)
     last_read_at: Mapped[datetime] = mapped_column(UtcDateTime)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+# --- Outgoing events: the transactional outbox and its webhook deliveries -------------------------
+
+
+class OutboxEvent(Base):
+    """One event of a committed change, written in the change's own transaction.
+
+    ``id``, ``aggregatetype``, ``aggregateid``, ``type`` and ``payload`` are the columns Debezium's
+    outbox event router reads; ``payload`` is the event exactly as webhooks send it (JSON text).
+    """
+
+    __tablename__ = "outbox_event"
+    __table_args__ = (Index(None, "occurred_at"),)
+
+    seq: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(IdType, unique=True)
+    aggregatetype: Mapped[str] = mapped_column(String(64))
+    aggregateid: Mapped[str] = mapped_column(IdType)
+    type: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    occurred_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one webhook endpoint: pending until a 2xx answer, then delivered (or dead)."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        # The head of each (endpoint, room) queue, and the claim scan.
+        Index(None, "endpoint", "status", "room_id", "id"),
+        Index(None, "status", "updated_at"),
+    )
+
+    # Order of creation: the order an endpoint receives a room's events in.
+    id: Mapped[int] = mapped_column(SequenceKey, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(IdType)
+    event_type: Mapped[str] = mapped_column(String(64))
+    endpoint: Mapped[str] = mapped_column(String(2048))
+    room_id: Mapped[str] = mapped_column(IdType)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    # Retries stop this long after it (the retry budget); a replay starts it again.
+    retry_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class IdempotencyKey(Base):
+    """The first answer to a service call made with an ``Idempotency-Key``, per calling service."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (Index(None, "expires_at"),)
+
+    caller: Mapped[str] = mapped_column(String(255), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # SHA-256 of the operation, its target and its body: the same key with another request is refused.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -79,13 +81,44 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
     return engine
 
 
-# Concurrent searches on their own connections; more wait for one at the pool.
-SEARCH_CONNECTIONS = 2
+# SQLite's progress handler runs every this many virtual-machine steps of a search (well under a
+# millisecond of work), so a search stops soon after its deadline.
+PROGRESS_STEPS = 10_000
 
 
-def create_sqlite_search_engine(url: str) -> AsyncEngine:
-    """Read-only connections on aiosqlite's worker threads, for reads that may take long."""
-    engine = create_async_engine(url, pool_size=SEARCH_CONNECTIONS, max_overflow=0, pool_timeout=30)
+class SearchConnection(aiosqlite.Connection):
+    """A stock aiosqlite connection (calls on its worker thread) whose statements stop once the
+    current transaction's ``deadline`` has passed: SQLite's progress handler, called every few
+    thousand virtual-machine steps, then interrupts the statement ("interrupted")."""
+
+    deadline: float = math.inf
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self.deadline else 0
+
+
+def create_sqlite_search_engine(url: str, *, connections: int, timeout_seconds: float) -> AsyncEngine:
+    """Read-only connections on aiosqlite's worker threads, for reads that may take long; each
+    transaction stops after ``timeout_seconds``."""
+    parsed = make_url(url)
+    connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
+    [database] = connect_args
+
+    async def connect() -> aiosqlite.Connection:
+        holder: list[SearchConnection] = []
+
+        def open_connection() -> sqlite3.Connection:
+            raw = sqlite3.connect(database, **connect_kwargs)
+            raw.set_progress_handler(lambda: holder[0]._past_deadline(), PROGRESS_STEPS)
+            return raw
+
+        connection = SearchConnection(open_connection, 64)
+        holder.append(connection)
+        return await connection
+
+    engine = create_async_engine(
+        url, async_creator=connect, pool_size=connections, max_overflow=0, pool_timeout=30
+    )
     _on_every_connection(
         engine,
         pragmas=("query_only=ON", f"busy_timeout={BUSY_TIMEOUT_MS}"),
@@ -93,6 +126,12 @@ def create_sqlite_search_engine(url: str) -> AsyncEngine:
         # and in WAL mode no lock that would keep the writer waiting.
         begin="BEGIN",
     )
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _start_the_clock(connection: Any) -> None:
+        search_connection = connection.connection.dbapi_connection._connection
+        search_connection.deadline = time.monotonic() + timeout_seconds
+
     return engine
 
 

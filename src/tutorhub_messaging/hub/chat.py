@@ -24,8 +24,8 @@ MESSAGE_TYPES = {
     "image": MessageType(
         "image",
         (
-            ContentField("mediaUrl", "string", required=True, max_length=2048),
-            ContentField("thumbnail", "string", max_length=2048),
+            ContentField("mediaUrl", "url", required=True, max_length=2048),
+            ContentField("thumbnail", "url", max_length=2048),
             ContentField("caption", "text"),
             ContentField("width", "integer"),
             ContentField("height", "integer"),
@@ -35,7 +35,7 @@ MESSAGE_TYPES = {
     "document": MessageType(
         "document",
         (
-            ContentField("mediaUrl", "string", required=True, max_length=2048),
+            ContentField("mediaUrl", "url", required=True, max_length=2048),
             ContentField("fileName", "string", required=True, max_length=1024),
             ContentField("fileSize", "integer"),
             ContentField("mimeType", "string", max_length=255),
@@ -99,4 +99,11 @@ CHAT_HUB = HubDefinition(
     message_types=MappingProxyType(MESSAGE_TYPES),
     standard_events=frozenset({"typing", "stopTyping", "messageRead"}),
     read_events=frozenset({"messageRead"}),
+    event_keys=MappingProxyType(
+        {
+            "typing": frozenset(),
+            "stopTyping": frozenset(),
+            "messageRead": frozenset({"lastReadTimestamp"}),
+        }
+    ),
 )

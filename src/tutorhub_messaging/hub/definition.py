@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FieldKind = Literal["text", "string", "integer", "json", "id"]
+# "url": an absolute http(s) URL, the only kind a client may safely render as a link or image.
+FieldKind = Literal["text", "string", "integer", "json", "id", "url"]
 ALL_TYPES: Literal["all"] = "all"
 
 
@@ -69,6 +70,33 @@ class AuthorizationSource:
 
 
 @dataclass(frozen=True)
+class Budget:
+    """At most ``count`` events, and ``bytes`` of their payload when set, per window."""
+
+    count: int
+    bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class ScopedBudget:
+    """The same kind of event budgeted per user (all their sockets, on every process) and per socket."""
+
+    per_user: Budget
+    per_socket: Budget
+
+
+@dataclass(frozen=True)
+class HubBudgets:
+    """What one user or socket may do per ``window_seconds``, by kind of client event: ``join``
+    (joins and leaves), ``event`` (the hub's standard events) and ``custom`` (any other relayed
+    event); and how many sockets one user may hold open. A kind without a budget is unlimited."""
+
+    window_seconds: float = 10.0
+    kinds: Mapping[str, ScopedBudget] = field(default_factory=dict)
+    sockets_per_user: int | None = None
+
+
+@dataclass(frozen=True)
 class HubDefinition:
     name: str
     room_object: str
@@ -82,6 +110,22 @@ class HubDefinition:
     standard_events: frozenset[str] = field(default_factory=frozenset)
     # Events whose relay needs only read permission (and that are persisted as read state).
     read_events: frozenset[str] = field(default_factory=frozenset)
+    # Standard events whose data has a fixed shape: only these keys of ``data`` are relayed (others
+    # are dropped), and ``data`` may not exceed ``fixed_event_max_bytes``. Custom events relay
+    # their data as given, up to the message size limit.
+    event_keys: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    fixed_event_max_bytes: int = 1024
+    # Budgets of client events and sockets (the service fills the numbers from its settings).
+    budgets: HubBudgets = field(default_factory=HubBudgets)
+
+    def event_data_limit(self, event: str, custom_limit: int) -> int:
+        return self.fixed_event_max_bytes if event in self.event_keys else custom_limit
+
+    def relayed_data(self, event: str, data: Mapping[str, Any]) -> dict[str, Any]:
+        keys = self.event_keys.get(event)
+        if keys is None:
+            return dict(data)
+        return {key: value for key, value in data.items() if key in keys}
 
     @property
     def namespace_suffix(self) -> str:

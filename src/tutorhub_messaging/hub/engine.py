@@ -39,6 +39,15 @@ class HubEngine:
                 return source.hub_role
         return None
 
+    def participants(self, room: Mapping[str, Any]) -> tuple[str, ...]:
+        """The users the authorization sources name in the room (its participants), in order."""
+        found: list[str] = []
+        for source in self.definition.authorization_sources:
+            user = room.get(source.room_user_field)
+            if isinstance(user, str) and user not in found:
+                found.append(user)
+        return tuple(found)
+
     def is_eligible(self, room: Mapping[str, Any]) -> bool:
         return self.definition.eligibility.holds(room)
 

@@ -26,6 +26,7 @@ from tutorhub_messaging.hub.protocol import (
     SILENCE,
     UNBLOCK,
     UNSILENCE,
+    check_plain_json,
     echoed_room_id,
     parse_event,
     parse_read_time,
@@ -36,7 +37,7 @@ from tutorhub_messaging.hub.rooms import access_room
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.logs import request_id_var, user_id_var
-from tutorhub_messaging.messages.repository import ReadStateRepository
+from tutorhub_messaging.messages.reading import mark_read
 from tutorhub_messaging.moderation.service import check_may_speak
 from tutorhub_messaging.ops.metrics import SEND_TO_BROADCAST
 
@@ -66,7 +67,7 @@ async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dic
     A read event (``messageRead``) needs only read permission and moves the sender's read state;
     any other event needs send permission and a sender who is not silenced.
     """
-    request = parse_event(data, hub.settings.max_message_bytes)
+    request = parse_event(data, hub.context.hub, hub.settings.max_message_bytes)
     if not await hub.state.is_joined(connection.sid, request.room_id):
         raise NotJoined("Join the room before sending events to it")
     principal = connection.principal
@@ -77,11 +78,9 @@ async def relay_event(hub: HubRuntime, connection: Connection, data: Any) -> dic
             if not access.permissions.read:
                 raise Forbidden("Your role in this room cannot read it")
             read_at = parse_read_time(request.data.get("lastReadTimestamp"), utcnow())
-            receipts = ReadStateRepository(uow.session)
-            await receipts.mark_read(access.room_id, principal.user_id, read_at)
             # Read state never moves backwards: tell the room where it actually stands.
             server_keys["lastReadTimestamp"] = iso(
-                await receipts.last_read_at(access.room_id, principal.user_id)
+                await mark_read(uow, access.room_id, principal.user_id, read_at)
             )
         else:
             if not access.permissions.send:
@@ -114,6 +113,10 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
         # A client that does not wait for anything must not queue unbounded work here.
         return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+    try:
+        await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
+    except RateLimited as exc:
+        return await _fail(hub, connection, exc, data)
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.
@@ -127,6 +130,7 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
                     raise InvalidInput(
                         f"Unknown event: {str(event)[:MAX_EVENT_NAME_ECHO]}", key="errMsg_unknownEvent"
                     )
+                check_plain_json(data)
                 return await handler(hub, connection, data)
             except Exception as exc:
                 return await _fail(hub, connection, exc, data)

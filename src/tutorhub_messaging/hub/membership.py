@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tutorhub_messaging.errors import Forbidden, NotJoined
+from tutorhub_messaging.errors import Forbidden, NotJoined, RoomNotEligible
 from tutorhub_messaging.hub.history import arrival_of, missed_since, read_history
 from tutorhub_messaging.hub.protocol import (
     BLOCKED,
+    ERROR,
     HISTORY,
     JOINED,
     OFFLINE,
@@ -20,8 +21,9 @@ from tutorhub_messaging.hub.protocol import (
     PRESENCE,
     parse_join,
     parse_leave,
+    render_error,
 )
-from tutorhub_messaging.hub.rooms import access_room
+from tutorhub_messaging.hub.rooms import access_room, load_conversation
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.state import Departure, Member, SocketRef
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
@@ -29,6 +31,8 @@ from tutorhub_messaging.moderation.service import check_not_blocked, in_force
 from tutorhub_messaging.ops.metrics import MESSAGES_OUT, ROOMS_JOINED
 
 OK: dict[str, Any] = {"success": True}
+# What a socket in a room that was closed is told (with ROOM_NOT_ELIGIBLE).
+ROOM_CLOSED = "This conversation was closed"
 
 
 async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
@@ -83,19 +87,26 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
 
 
 async def _settle_join(hub: HubRuntime, connection: Connection, room_id: str, anchor: int | None) -> None:
-    """Second look, now that the socket is in the room: a block that landed while the join was in
-    flight still removes it, and messages stored since the history was read are delivered."""
+    """Second look, now that the socket is in the room: a block or a closing that landed while the
+    join was in flight still removes it, and messages stored since the history was read are
+    delivered."""
     async with hub.context.db.unit_of_work() as uow:
         block = (await in_force(uow.session, room_id, connection.principal.user_id)).blocked
+        room = await load_conversation(uow.session, room_id)
+        eligible = room is not None and hub.engine.is_eligible(room)
         missed = (
             []
-            if block is not None or anchor is None
+            if block is not None or not eligible or anchor is None
             else await missed_since(uow.session, room_id, anchor, hub.settings.history_on_join)
         )
-    if block is not None:
+    if block is not None or not eligible:
         departure = await hub.state.leave(connection.sid, room_id)
         await hub.leave_room(connection.ref, room_id)
-        await hub.to_socket(connection, BLOCKED, {"roomId": room_id, "reason": block.reason})
+        if block is not None:
+            await hub.to_socket(connection, BLOCKED, {"roomId": room_id, "reason": block.reason})
+        else:
+            closed = RoomNotEligible(ROOM_CLOSED)
+            await hub.to_socket(connection, ERROR, render_error(closed, room_id))
         if departure is not None:
             await announce_departure(hub, departure, connection.sid, offline=False)
         return
@@ -133,6 +144,7 @@ async def announce_departure(hub: HubRuntime, departure: Departure, sid: str, *,
 
 async def disconnect(hub: HubRuntime, connection: Connection) -> None:
     """Runs behind the socket's in-flight events (same lock), so it undoes whatever they did."""
+    hub.budgets.forget_socket(connection.sid)
     async with connection.lock:
         for departure in await hub.state.remove_socket(connection.sid):
             await announce_departure(hub, departure, connection.sid, offline=True)

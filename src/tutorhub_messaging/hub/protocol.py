@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tutorhub_messaging.errors import AppError, InvalidInput, PayloadTooLarge
+from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.hub.rooms import check_room_id
 from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.service import NewMessage
@@ -78,6 +79,17 @@ def payload_object(data: Any) -> Mapping[str, Any]:
     if not isinstance(data, dict):
         raise InvalidInput("The payload must be an object", key="errMsg_payloadIsNotAnObject")
     return data
+
+
+def check_plain_json(data: Any) -> None:
+    """A payload the service can encode again: no binary values, nested at most 254 levels.
+    Anything deeper (JSON decodes up to 1,024) would fail later, in the middle of a handler."""
+    try:
+        orjson.dumps(data)
+    except TypeError:
+        raise InvalidInput(
+            "The payload must be plain JSON nested at most 250 levels deep", key="errMsg_payloadIsNotValid"
+        ) from None
 
 
 def room_id_of(payload: Mapping[str, Any]) -> str:
@@ -151,7 +163,7 @@ class EventRequest:
     data: dict[str, Any]
 
 
-def parse_event(data: Any, max_bytes: int) -> EventRequest:
+def parse_event(data: Any, definition: HubDefinition, custom_max_bytes: int) -> EventRequest:
     payload = payload_object(data)
     room_id = room_id_of(payload)
     name = payload.get("event")
@@ -166,8 +178,8 @@ def parse_event(data: Any, max_bytes: int) -> EventRequest:
         extra = {}
     if not isinstance(extra, dict):
         raise _bad("data must be an object", "data")
-    _sized(extra, max_bytes, "data")
-    return EventRequest(room_id, name, extra)
+    _sized(extra, definition.event_data_limit(name, custom_max_bytes), "data")
+    return EventRequest(room_id, name, definition.relayed_data(name, extra))
 
 
 def parse_read_time(value: Any, now: datetime) -> datetime:

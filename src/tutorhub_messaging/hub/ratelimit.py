@@ -1,4 +1,10 @@
-"""The message rate guardrail: one limiter for hub:send and the REST send route."""
+"""Sliding-window rate limits: the message rate (hub:send and the REST send route) and the hub's
+budgets (joins, events, bytes), in memory for one process or in Redis shared by every process.
+
+A limiter counts a *cost* per event against a ``Window`` (at most ``limit`` per ``seconds``): the
+cost is 1 for a count budget, the event's size for a bytes budget. An event is refused when it
+would take the window's total over its limit; a refused event costs nothing.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import logging
 import time
 import uuid
 from collections import deque
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.asyncio import Redis
@@ -13,61 +20,111 @@ from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
+MAX_KEYS = 100_000  # in memory: windows past this many keys are pruned of the idle ones
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    limit: int
+    seconds: float
+
 
 class RateLimiter(Protocol):
     async def allow(self, key: str) -> bool:
-        """Count one event for ``key``; False when that would exceed the limit."""
+        """Count one message for ``key``; False when that would exceed the message rate."""
+
+    async def take(self, key: str, window: Window, cost: int = 1) -> bool:
+        """Count ``cost`` for ``key`` in ``window``; False (and nothing counted) when over it."""
+
+
+class _Log:
+    __slots__ = ("events", "total")
+
+    def __init__(self) -> None:
+        self.events: deque[tuple[float, int]] = deque()
+        self.total = 0
 
 
 class InMemoryRateLimiter:
-    """Sliding window of the last ``limit`` event times per key (single process)."""
+    """Sliding window of the events of the last ``seconds`` per key (single process)."""
 
     def __init__(self, limit: int, window_seconds: float = 60.0) -> None:
         self.limit = limit
         self.window = window_seconds
-        self._events: dict[str, deque[float]] = {}
+        self._messages = Window(limit, window_seconds)
+        self._logs: dict[str, _Log] = {}
+        self._longest = window_seconds  # the longest window any key was counted in
 
     async def allow(self, key: str) -> bool:
+        return self.take_now(key, self._messages)
+
+    async def take(self, key: str, window: Window, cost: int = 1) -> bool:
+        return self.take_now(key, window, cost)
+
+    def take_now(self, key: str, window: Window, cost: int = 1) -> bool:
         now = time.monotonic()
-        events = self._events.get(key)
-        if events is None:
-            events = self._events[key] = deque()
-        while events and now - events[0] >= self.window:
-            events.popleft()
-        if len(events) >= self.limit:
+        entry = self._logs.get(key)
+        if entry is None:
+            entry = self._logs[key] = _Log()
+        events = entry.events
+        while events and now - events[0][0] >= window.seconds:
+            entry.total -= events.popleft()[1]
+        if entry.total + cost > window.limit:
             return False
-        events.append(now)
-        if len(self._events) > 100_000:
-            self._prune(now)
+        events.append((now, cost))
+        entry.total += cost
+        self._longest = max(self._longest, window.seconds)
+        if len(self._logs) > MAX_KEYS:
+            self._prune(now, self._longest)
         return True
 
-    def _prune(self, now: float) -> None:
-        for key in [k for k, v in self._events.items() if not v or now - v[-1] >= self.window]:
-            del self._events[key]
+    def forget(self, key: str) -> None:
+        self._logs.pop(key, None)
+
+    def _prune(self, now: float, seconds: float) -> None:
+        idle = [k for k, v in self._logs.items() if not v.events or now - v.events[-1][0] >= seconds]
+        for key in idle:
+            del self._logs[key]
 
 
-# Atomic sliding-window log: drop events older than the window, count, add if under the limit.
+# Atomic sliding-window log with costs: a sorted set of events (member "<time>:<nonce>:<cost>")
+# and a running total beside it. Expired events are subtracted and dropped, then the new one is
+# added if the total stays within the limit. Each event is added and removed once.
 _SLIDING_WINDOW = """
 local key = KEYS[1]
+local total_key = KEYS[2]
 local now = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
 local limit = tonumber(ARGV[3])
 local member = ARGV[4]
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
-if redis.call('ZCARD', key) >= limit then
+local cost = tonumber(ARGV[5])
+local total = tonumber(redis.call('GET', total_key) or '0')
+local expired = redis.call('ZRANGEBYSCORE', key, '-inf', now - window)
+if #expired > 0 then
+  for _, old in ipairs(expired) do
+    total = total - tonumber(string.match(old, ':(%d+)$'))
+  end
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+end
+if total < 0 or redis.call('EXISTS', key) == 0 then
+  total = 0
+end
+if total + cost > limit then
+  redis.call('SET', total_key, total, 'PX', window)
   return 0
 end
 redis.call('ZADD', key, now, member)
 redis.call('PEXPIRE', key, window)
+redis.call('SET', total_key, total + cost, 'PX', window)
 return 1
 """
 
 
 class RedisRateLimiter:
-    """The same sliding window, shared by every process through Redis.
+    """The same sliding windows, shared by every process through Redis.
 
-    While Redis is unreachable each process falls back to its own in-memory window, so sends
-    keep working (the limit then holds per process instead of across processes).
+    While Redis is unreachable each process falls back to its own in-memory windows, so the hub
+    keeps working (limits then hold per process instead of across processes).
     """
 
     def __init__(
@@ -75,24 +132,34 @@ class RedisRateLimiter:
     ) -> None:
         self.redis = redis
         self.limit = limit
-        self.window_ms = int(window_seconds * 1000)
+        self._messages = Window(limit, window_seconds)
         self.prefix = prefix
         self.fallback = InMemoryRateLimiter(limit, window_seconds)
         self._script = redis.register_script(_SLIDING_WINDOW)
         self._degraded = False
 
     async def allow(self, key: str) -> bool:
+        return await self.take(key, self._messages)
+
+    async def take(self, key: str, window: Window, cost: int = 1) -> bool:
         now_ms = int(time.time() * 1000)
+        redis_key = self.prefix + key
         try:
             allowed = await self._script(
-                keys=[self.prefix + key],
-                args=[now_ms, self.window_ms, self.limit, f"{now_ms}:{uuid.uuid4().hex[:8]}"],
+                keys=[redis_key, redis_key + ":total"],
+                args=[
+                    now_ms,
+                    int(window.seconds * 1000),
+                    window.limit,
+                    f"{now_ms}:{uuid.uuid4().hex[:8]}:{cost}",
+                    cost,
+                ],
             )
         except RedisError:
             if not self._degraded:
                 log.warning("rate limiter: Redis unreachable, limiting per process")
                 self._degraded = True
-            return await self.fallback.allow(key)
+            return await self.fallback.take(key, window, cost)
         if self._degraded:
             log.info("rate limiter: Redis reachable again")
             self._degraded = False

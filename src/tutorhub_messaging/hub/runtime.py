@@ -12,6 +12,7 @@ import socketio
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.hub.batching import SendBatcher
+from tutorhub_messaging.hub.budgets import HubBudgeter
 from tutorhub_messaging.hub.engine import HubEngine
 from tutorhub_messaging.hub.state import HubState, SocketRef
 from tutorhub_messaging.hub.transport import NamespaceNotifier
@@ -34,6 +35,8 @@ class Connection:
     closing: bool = False
     # Events received and not yet finished (queued behind the lock or running).
     in_flight: int = 0
+    # Closes the socket when its token expires (see ``hub.expiry``).
+    expiry: asyncio.TimerHandle | None = None
 
     @property
     def ref(self) -> SocketRef:
@@ -56,6 +59,8 @@ class HubRuntime:
         self.connections: dict[str, Connection] = {}
         # hub:send's group commit: sends arriving during a commit share the next one.
         self.sends = SendBatcher(context)
+        # Joins, events and sockets per user and per socket (the hub definition's budgets).
+        self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
 
     @property
     def settings(self) -> Any:

@@ -94,7 +94,8 @@ async def send_many(
             outcomes[index] = exc
             continue
         status = "pending" if access.permissions.moderated else "approved"
-        outgoing = Outgoing(access.room_id, sender_of(principal), request.new, status, checked)
+        participants = engine.participants(access.room)
+        outgoing = Outgoing(access.room_id, sender_of(principal), request.new, status, checked, participants)
         accepted.append((index, access, outgoing))
     stored = await store_messages(
         uow, context.notifier, context.message_rules, [outgoing for _, _, outgoing in accepted]

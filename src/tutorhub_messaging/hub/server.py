@@ -17,26 +17,25 @@ from socketio.exceptions import ConnectionRefusedError as SocketRefused
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import Unavailable
+from tutorhub_messaging.hub.closing import HubClosing
+from tutorhub_messaging.hub.expiry import CredentialWatch
 from tutorhub_messaging.hub.handlers import dispatch
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
-from tutorhub_messaging.hub.state import SocketRef
+from tutorhub_messaging.hub.state import SocketRef, StatePresence
 from tutorhub_messaging.hub.transport import (
-    ConnectTimeout,
     NamespaceNotifier,
-    close_on_malformed_packets,
+    TransportGuard,
     create_sio,
     end_polls_on_close,
 )
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
-from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED
+from tutorhub_messaging.identity.tokens import InvalidToken, TokenExpired, strip_bearer
+from tutorhub_messaging.ops.metrics import SOCKETS_CONNECTED, UNKNOWN_NAMESPACES_REFUSED
+from tutorhub_messaging.origins import COOKIE_IGNORED
 
 log = logging.getLogger(__name__)
-
-DEFAULT_NAMESPACES = ("/hub/chat", "/messaging-api/hub/chat")
-MAX_NAMESPACE_LENGTH = 256
 
 
 def handshake_token(auth: Any, environ: dict[str, Any]) -> str | None:
@@ -70,22 +69,29 @@ def _cookie(header: str, name: str) -> str | None:
 
 def build_hub(context: AppContext) -> socketio.AsyncServer:
     sio = create_sio(context.settings, client_manager(context.settings))
-    notifier = NamespaceNotifier(sio, DEFAULT_NAMESPACES)
+    accepted = frozenset(context.settings.hub_namespaces)
+    notifier = NamespaceNotifier(sio, context.settings.hub_namespaces)
     context.notifier = notifier
     state = hub_state(context)
+    context.outbox.presence = StatePresence(state)
     hub = HubRuntime(sio, context, state, notifier)
+    context.hub_control = HubClosing(hub)
     install_liveness(hub)
-    ConnectTimeout(sio, context.settings.connect_timeout_ms / 1000)
-    close_on_malformed_packets(sio)
+    watch = CredentialWatch(hub)
+    TransportGuard(sio, context.settings)
     end_polls_on_close(sio)
-    suffix = context.hub.namespace_suffix
+    served = ", ".join(notifier.namespaces)
     cleanups: set[asyncio.Task[None]] = set()
 
     @sio.on("connect", namespace="*")  # type: ignore[untyped-decorator]
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        if not namespace.endswith(suffix) or len(namespace) > MAX_NAMESPACE_LENGTH:
-            raise SocketRefused(f"Unknown hub: {namespace[:100]}")
+        if namespace not in accepted:
+            UNKNOWN_NAMESPACES_REFUSED.inc()
+            raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
         principal = await _authenticate(context, auth, environ)
+        refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
+        if refusal is not None:
+            raise SocketRefused(refusal)
         await _refresh_directory(context, principal)
         try:
             await state.add_socket(SocketRef(sid, namespace), principal.user_id)
@@ -98,8 +104,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             await state.remove_socket(sid)
             raise SocketRefused("Connection closed")
         # From here on nothing awaits until the handler returns: the disconnect handler sees it.
-        hub.connections[sid] = Connection(sid, namespace, principal)
-        notifier.add_namespace(namespace)
+        connection = Connection(sid, namespace, principal)
+        hub.connections[sid] = connection
+        watch.track(connection)
         SOCKETS_CONNECTED.inc()
 
     @sio.on("disconnect", namespace="*")  # type: ignore[untyped-decorator]
@@ -108,6 +115,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         if connection is None:
             return
         connection.closing = True
+        watch.forget(connection)
         # Not awaited here: the clean-up waits for the socket's in-flight events (its lock), and
         # one of them may be what is closing the transport.
         task = asyncio.create_task(_clean_up(hub, connection))
@@ -130,9 +138,15 @@ def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool
 async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any]) -> Principal:
     token = handshake_token(auth, environ)
     if token is None:
+        if environ.get("asgi.scope", {}).get(COOKIE_IGNORED):
+            # The only credential was a cookie sent by another site's page.
+            raise SocketRefused("Authentication required", {"code": "COOKIE_FROM_FOREIGN_ORIGIN"})
         raise SocketRefused("Authentication required")
     try:
         principal = await context.authenticator.authenticate(token)
+    except TokenExpired:
+        # The guides' text, plus a reason the client can act on: ``err.data.code``.
+        raise SocketRefused("Invalid token", {"code": "TOKEN_EXPIRED"}) from None
     except InvalidToken:
         raise SocketRefused("Invalid token") from None
     except Unavailable:
@@ -164,5 +178,4 @@ async def _clean_up(hub: HubRuntime, connection: Connection) -> None:
         log.exception("hub clean-up after a disconnect failed")
     finally:
         hub.connections.pop(connection.sid, None)
-        hub.notifier.release_namespace(connection.namespace)
         SOCKETS_CONNECTED.dec()

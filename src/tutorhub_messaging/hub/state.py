@@ -8,10 +8,15 @@ inside ``join`` for that reason, not by callers reading counts first.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from tutorhub_messaging.errors import RoomFull, RoomLimit
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,3 +209,23 @@ class InMemoryHubState:
             if not user_rooms:
                 del self._user_rooms[socket.user_id]
         return Departure(room_id, presence.member, last_of_user=last)
+
+
+class StatePresence:
+    """``RoomPresence`` read off the hub state: every process's sockets when the state is shared.
+
+    If the state cannot be read (Redis down), nobody counts as present: an outgoing event then
+    says ``online: false``, which makes a notifier notify rather than stay silent.
+    """
+
+    def __init__(self, state: HubState) -> None:
+        self.state = state
+
+    async def users_in_rooms(self, room_ids: Collection[str]) -> dict[str, set[str]]:
+        rooms = list(room_ids)
+        try:
+            found = await asyncio.gather(*(self.state.members(room) for room in rooms))
+        except Exception:
+            log.warning("room presence unavailable: recipients count as offline", exc_info=True)
+            return {}
+        return {room: {m.user_id for m in members} for room, members in zip(rooms, found, strict=True)}

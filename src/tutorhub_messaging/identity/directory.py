@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, select
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.database import UnitOfWork
-from tutorhub_messaging.db.models import DirectoryUser
+from tutorhub_messaging.db.models import Conversation, DirectoryUser
 from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_on
 from tutorhub_messaging.identity.principal import Principal
@@ -50,7 +50,11 @@ class DirectoryRepository:
         self.session = session
 
     async def upsert(self, entry: DirectoryEntry, *, keep_known_values: bool) -> None:
-        """Insert or update a user. With ``keep_known_values``, a missing value keeps the stored one."""
+        """Insert or update a user. With ``keep_known_values``, a missing value keeps the stored one.
+
+        A known name is also copied into the names conversations cache for their participants
+        (``participantAName``/``participantBName``), so inboxes show it and follow its changes.
+        """
         statement = _upsert(self.session.get_bind().dialect.name, keep_known_values)
         await self.session.execute(
             statement,
@@ -62,6 +66,20 @@ class DirectoryRepository:
                 "updated_at": utcnow(),
             },
         )
+        if entry.fullname:
+            await self._copy_name_into_conversations(entry.id, entry.fullname)
+
+    async def _copy_name_into_conversations(self, user_id: str, fullname: str) -> None:
+        for participant, cached in (
+            (Conversation.participant_a, Conversation.participant_a_name),
+            (Conversation.participant_b, Conversation.participant_b_name),
+        ):
+            await self.session.execute(
+                update(Conversation)
+                .where(participant == user_id, or_(cached.is_(None), cached != fullname))
+                .values({cached: fullname})
+                .execution_options(synchronize_session=False)
+            )
 
     async def get(self, user_id: str) -> DirectoryEntry | None:
         row = await self.session.get(DirectoryUser, user_id)

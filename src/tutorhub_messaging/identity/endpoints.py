@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from starlette.responses import Response
 
+from tutorhub_messaging.db.database import UnitOfWork
+from tutorhub_messaging.idempotency.dependencies import IdempotencyKeyHeader
+from tutorhub_messaging.idempotency.service import fingerprint, run_once
 from tutorhub_messaging.identity.user_sync import DirectoryUserEnvelope, UserSyncBody, sync_user
 from tutorhub_messaging.rest.dependencies import Context, ServiceCaller
 from tutorhub_messaging.rest.envelope import envelope
@@ -21,19 +25,28 @@ router = APIRouter(tags=["m2m sync"])
     response_model=DirectoryUserEnvelope,
     responses={
         201: {"model": DirectoryUserEnvelope, "description": "The user was not known before"},
-        **error_responses(400, 401, 403),
+        **error_responses(400, 401, 403, 409),
     },
 )
 async def sync_user_route(
-    request: Request, context: Context, _service: ServiceCaller, userId: PathId, body: UserSyncBody
-) -> JsonResponse:
+    request: Request,
+    context: Context,
+    service: ServiceCaller,
+    userId: PathId,
+    body: UserSyncBody,
+    key: IdempotencyKeyHeader,
+) -> Response:
     user_id = path_id(userId, "userId")
-    async with context.db.unit_of_work() as uow:
+
+    async def work(uow: UnitOfWork) -> JsonResponse:
         record, created = await sync_user(uow, user_id, body)
-    return envelope(
-        request,
-        data_name="user",
-        data=record,
-        action="create" if created else "update",
-        status_code=201 if created else 200,
-    )
+        return envelope(
+            request,
+            data_name="user",
+            data=record,
+            action="create" if created else "update",
+            status_code=201 if created else 200,
+        )
+
+    request_fingerprint = fingerprint(request, user_id, body.model_dump(mode="json"))
+    return await run_once(context, service, key, request_fingerprint, work)

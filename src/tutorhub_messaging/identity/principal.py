@@ -20,6 +20,8 @@ class Principal:
     avatar: str | None = None
     email: str | None = None
     service_name: str | None = None  # set only for M2M tokens
+    # The token's ``exp`` (seconds since the epoch); None for an absolute session.
+    expires_at: float | None = None
 
     @property
     def is_service(self) -> bool:

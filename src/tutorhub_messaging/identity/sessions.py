@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -35,6 +36,22 @@ class Authenticator:
         if self._session_redis is not None and claims.get("tokenName") is None:
             claims = await self._merge_session(claims)
         return principal_from_claims(claims)
+
+    @property
+    def uses_session_store(self) -> bool:
+        return self._session_redis is not None
+
+    async def live_sessions(self, session_ids: Iterable[str]) -> set[str]:
+        """Which of these sessions still exist in the store (all of them without a store).
+        Raises ``RedisError`` when the store cannot be asked."""
+        ids = list(dict.fromkeys(session_ids))
+        if self._session_redis is None or not ids:
+            return set(ids)
+        async with self._session_redis.pipeline(transaction=False) as pipe:
+            for session_id in ids:
+                pipe.exists(SESSION_KEY_PREFIX + session_id)
+            found = await pipe.execute()
+        return {session_id for session_id, exists in zip(ids, found, strict=True) if exists}
 
     async def _merge_session(self, claims: dict[str, Any]) -> dict[str, Any]:
         session_id = claims.get("sessionId")

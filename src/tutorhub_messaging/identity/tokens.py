@@ -10,21 +10,36 @@ from __future__ import annotations
 import re
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from jwt.warnings import InsecureKeyLengthWarning
 
-from tutorhub_messaging.identity.principal import SUPER_ADMIN, Principal
+from tutorhub_messaging.identity.principal import KNOWN_ROLES, SUPER_ADMIN, Principal
 from tutorhub_messaging.settings import Settings
 
 M2M_TOKEN_NAME = "tutorhub-m2m-token"
 UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_TOKEN_LENGTH = 8192
+KNOWN_ROLE_SET = frozenset(KNOWN_ROLES)
+
+# The key's length is checked once, at start (``Settings``: refused in production below 32 bytes,
+# one warning line in development); PyJWT would repeat it as a two-line warning per process.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 
 class InvalidToken(Exception):
     """The token is malformed, expired, wrongly signed or of a refused algorithm."""
+
+
+class TokenExpired(InvalidToken):
+    """A correctly signed token past its ``exp``: the client should get a fresh one and retry.
+
+    Still an ``InvalidToken`` (the guides' texts do not change), but surfaces tell it apart so a
+    client knows to refresh rather than to log the user out.
+    """
 
 
 @dataclass(frozen=True)
@@ -41,11 +56,16 @@ class TokenKeys:
 
 
 def _roles_from(claim: Any) -> frozenset[str]:
+    """The roles this service acts on. Other role names of the platform grant nothing here, so
+    they are dropped: a signed token with any number of them still works, and what the directory
+    stores of a caller's roles stays short."""
     if isinstance(claim, str):
-        return frozenset(r.strip() for r in claim.split(",") if r.strip())
-    if isinstance(claim, list):
-        return frozenset(r for r in claim if isinstance(r, str) and r)
-    return frozenset()
+        names = {r.strip() for r in claim[:MAX_TOKEN_LENGTH].split(",")}
+    elif isinstance(claim, list):
+        names = {r.strip() for r in claim if isinstance(r, str)}
+    else:
+        return frozenset()
+    return frozenset(names & KNOWN_ROLE_SET)
 
 
 def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str | None:
@@ -56,6 +76,10 @@ def _optional_str(claims: dict[str, Any], name: str, limit: int = 2048) -> str |
         return None
     value = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")[:limit]
     return value or None
+
+
+# Seconds of clock difference between issuer and service that a token's ``exp`` tolerates.
+EXPIRY_LEEWAY_SECONDS = 5
 
 
 def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
@@ -78,8 +102,10 @@ def decode_claims(token: str, keys: TokenKeys) -> dict[str, Any]:
             key,
             algorithms=[algorithm],  # exactly one, chosen by us from the configured keys
             options={"require": [], "verify_aud": False},
-            leeway=5,
+            leeway=EXPIRY_LEEWAY_SECONDS,
         )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("expired") from exc
     except jwt.PyJWTError as exc:
         raise InvalidToken(type(exc).__name__) from exc
     return claims
@@ -99,8 +125,10 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
     roles = _roles_from(claims.get("roleId"))
     if "exp" not in claims and SUPER_ADMIN not in roles:
         raise InvalidToken("only absolute sessions may omit exp")
+    expires = claims.get("exp")
     return Principal(
         user_id=user_id.lower(),
+        expires_at=float(expires) if isinstance(expires, int | float) else None,
         roles=roles,
         session_id=_optional_str(claims, "sessionId", 256),
         fullname=_optional_str(claims, "fullname", 255),

@@ -32,6 +32,7 @@ from tutorhub_messaging.messages.service import (
     Sender,
     StoredMessage,
     message_row,
+    record_message_created,
     store_message,
 )
 from tutorhub_messaging.realtime import RoomNotifier
@@ -47,6 +48,8 @@ class Outgoing:
     status: str = "approved"
     # The content as the caller already validated it against the same rules, if it did.
     checked: tuple[MessageType, dict[str, Any]] | None = None
+    # The room's participants (the event's recipients), when the caller has them.
+    participants: Sequence[str] | None = None
 
 
 @dataclass
@@ -65,6 +68,8 @@ class _Rows:
         self.rows: list[dict[str, Any]] = []
         self.last: dict[str, _LastInRoom] = {}
         self.reads: dict[tuple[str, str], datetime] = {}
+        # Events whose room's participants are still to be read: (room, sender, message).
+        self.unknown_rooms: list[tuple[str, str | None, dict[str, Any]]] = []
 
     def add(
         self, item: Outgoing, message_type_name: str, content: dict[str, Any], preview: str
@@ -88,6 +93,10 @@ class _Rows:
         # message_record only reads attributes: a plain namespace spares building an ORM object
         # (half the cost of accepting a message) for a row that is inserted with core SQL.
         record = message_record(cast(ChatMessage, SimpleNamespace(**values)))
+        if item.participants is not None:
+            record_message_created(self.uow, item.room_id, sender.id, item.participants, record)
+        else:
+            self.unknown_rooms.append((item.room_id, sender.id, record))
         payload = {"roomId": item.room_id, "sender": sender.as_payload(), "message": record}
 
         async def _announce() -> None:
@@ -100,6 +109,13 @@ class _Rows:
         if not self.rows:
             return
         session = self.uow.session
+        if self.unknown_rooms:
+            keys = await ConversationRepository(session).get_active_many(
+                {room_id for room_id, _, _ in self.unknown_rooms}
+            )
+            participants = {key.id: (key.participant_a, key.participant_b) for key in keys}
+            for room_id, sender_id, record in self.unknown_rooms:
+                record_message_created(self.uow, room_id, sender_id, participants.get(room_id, ()), record)
         await MessageRepository(session).add_rows(self.rows)
         updated_at = utcnow()
         await ConversationRepository(session).record_last_messages(
@@ -112,7 +128,7 @@ class _Rows:
             await ReadStateRepository(session).mark_read_many(
                 [(room_id, user_id, at) for (room_id, user_id), at in self.reads.items()]
             )
-        self.rows, self.last, self.reads = [], {}, {}
+        self.rows, self.last, self.reads, self.unknown_rooms = [], {}, {}, []
 
 
 async def store_messages(
@@ -135,6 +151,7 @@ async def store_messages(
                         sender=item.sender,
                         new=new,
                         status=item.status,
+                        participants=item.participants,
                     )
                 )
                 continue

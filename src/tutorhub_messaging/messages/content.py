@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -13,10 +14,24 @@ from tutorhub_messaging.hub.definition import ContentField, HubDefinition, Messa
 from tutorhub_messaging.identity.tokens import UUID_RE
 
 PREVIEW_LENGTH = 100
+WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def is_web_url(value: str) -> bool:
+    """An absolute ``http``/``https`` URL with a host and nothing a browser would read otherwise
+    (no whitespace or control characters): never ``javascript:``, ``data:`` or a relative path."""
+    if any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        return False
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(host)
 
 
 def _field_ok(spec: ContentField, value: Any) -> bool:
-    if spec.kind in ("text", "string", "id"):
+    if spec.kind in ("text", "string", "id", "url"):
         if not isinstance(value, str):
             return False
         if spec.required and not value.strip():
@@ -24,6 +39,8 @@ def _field_ok(spec: ContentField, value: Any) -> bool:
         if spec.max_length is not None and len(value) > spec.max_length:
             return False
         if spec.kind == "id" and not UUID_RE.match(value):
+            return False
+        if spec.kind == "url" and not is_web_url(value):
             return False
         return spec.choices is None or value in spec.choices
     if spec.kind == "integer":

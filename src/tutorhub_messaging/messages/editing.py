@@ -8,8 +8,9 @@ A sender acts only while they may still read the room: a blocked user can neithe
 (so a block cannot be answered by erasing the evidence), and a silenced user cannot edit content.
 A closed room does not stop either: it stops realtime chat, not the upkeep of what was said.
 
-Every change keeps the conversation's inbox preview right and is announced to the room after
-commit (``hub:messageUpdated {roomId, message}``, ``hub:messageDeleted {roomId, messageId}``).
+Every change keeps the conversation's inbox preview right, records its outbox event
+(``chatMessage.updated`` with the previous record, ``chatMessage.deleted``) and is announced to
+the room after commit (``hub:messageUpdated {roomId, message}``, ``hub:messageDeleted {roomId, messageId}``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tutorhub_messaging import outbox
 from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import ChatMessage
@@ -95,6 +97,7 @@ async def update_chat_message(
         message_type = message_type_of(rules.definition, message.message_type)
         check_size(content, rules.max_bytes)
         cleaned = clean_content(message_type, content)
+    previous = message_record(message)
     await MessageEditing(session).record_edit(message, content=cleaned, status=status)
     if cleaned is not None:
         latest = await MessageRepository(session).latest_active_in_room(message.room_id)
@@ -103,6 +106,7 @@ async def update_chat_message(
 
     record = message_record(message)
     room_id = message.room_id
+    outbox.record(uow, type=outbox.CHAT_MESSAGE_UPDATED, aggregate_id=room_id, data=record, previous=previous)
     payload = {"roomId": room_id, "message": record}
 
     async def _announce() -> None:
@@ -119,6 +123,7 @@ async def _soft_delete(
     await _refresh_inbox(uow.session, rules, message.room_id)
     record = message_record(message)
     room_id = message.room_id
+    outbox.record(uow, type=outbox.CHAT_MESSAGE_DELETED, aggregate_id=room_id, data=record)
     payload = {"roomId": room_id, "messageId": message.id}
 
     async def _announce() -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from tutorhub_messaging.messages import editing, listing
-from tutorhub_messaging.messages.filters import message_query
+from tutorhub_messaging.messages.filters import FilterLimits, message_query
 from tutorhub_messaging.messages.schemas import (
     ChatMessageEnvelope,
     ChatMessageListEnvelope,
@@ -101,8 +101,13 @@ async def list_chat_messages(
         timestamp=timestamp,
         status=status,
         reply_to=replyTo,
+        limits=FilterLimits(
+            values_per_filter=context.settings.search_max_values_per_filter,
+            values=context.settings.search_max_values,
+            value_length=context.settings.search_max_value_length,
+        ),
     )
-    async with context.db.search() as uow:
+    async with context.db.search(principal.user_id) as uow:
         found = await listing.list_chat_messages(
             uow.session, context.hub, principal, query, page_number=pageNumber, page_row_count=pageRowCount
         )

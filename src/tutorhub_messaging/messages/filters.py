@@ -19,10 +19,19 @@ from typing import Final
 from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES
 from tutorhub_messaging.errors import InvalidInput, invalid_id
 from tutorhub_messaging.identity.tokens import UUID_RE
+from tutorhub_messaging.ops.metrics import SEARCH_REFUSALS
 
 NULL: Final = "null"
-MAX_VALUES_PER_FILTER = 50
-MAX_VALUE_LENGTH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class FilterLimits:
+    """How much one search may ask for: every value is a pattern each candidate row is matched
+    against, so these bound a search's work per row."""
+
+    values_per_filter: int = 20
+    values: int = 40  # all filters together
+    value_length: int = 200
 
 
 class Match(Enum):
@@ -63,17 +72,17 @@ class MessageQuery:
         return next((f.values for f in self.fields if f.field == "roomId"), ())
 
 
-def _checked_values(field: str, raw: list[str]) -> list[str]:
-    if len(raw) > MAX_VALUES_PER_FILTER:
-        raise InvalidInput(
-            f"{field} may be given at most {MAX_VALUES_PER_FILTER} times", key=f"errMsg_{field}isNotValid"
-        )
+def _refused(reason: str, message: str, field: str) -> InvalidInput:
+    SEARCH_REFUSALS.labels(reason=reason).inc()
+    return InvalidInput(message, key=f"errMsg_{field}isNotValid")
+
+
+def _checked_values(field: str, raw: list[str], limits: FilterLimits) -> list[str]:
+    if len(raw) > limits.values_per_filter:
+        raise _refused("values", f"{field} may be given at most {limits.values_per_filter} times", field)
     for value in raw:
-        if len(value) > MAX_VALUE_LENGTH:
-            raise InvalidInput(
-                f"{field} values may be at most {MAX_VALUE_LENGTH} characters",
-                key=f"errMsg_{field}isNotValid",
-            )
+        if len(value) > limits.value_length:
+            raise _refused("length", f"{field} values may be at most {limits.value_length} characters", field)
         if "\x00" in value:
             # Nothing stored contains NUL (PostgreSQL refuses it), and PostgreSQL cannot bind it.
             raise InvalidInput(f"{field} must not contain NUL characters", key=f"errMsg_{field}isNotValid")
@@ -85,16 +94,16 @@ def _split_null(values: list[str]) -> tuple[list[str], bool]:
     return rest, len(rest) != len(values)
 
 
-def id_filter(field: str, raw: list[str]) -> FieldFilter:
-    values, include_null = _split_null(_checked_values(field, raw))
+def id_filter(field: str, raw: list[str], limits: FilterLimits) -> FieldFilter:
+    values, include_null = _split_null(_checked_values(field, raw, limits))
     for value in values:
         if not UUID_RE.match(value):
             raise invalid_id(field)
     return FieldFilter(field, Match.EXACT, tuple(dict.fromkeys(v.lower() for v in values)), include_null)
 
 
-def enum_filter(field: str, raw: list[str], options: tuple[str, ...]) -> FieldFilter:
-    values, include_null = _split_null(_checked_values(field, raw))
+def enum_filter(field: str, raw: list[str], options: tuple[str, ...], limits: FilterLimits) -> FieldFilter:
+    values, include_null = _split_null(_checked_values(field, raw, limits))
     by_folded = {option.casefold(): option for option in options}
     canonical: list[str] = []
     for value in values:
@@ -107,9 +116,9 @@ def enum_filter(field: str, raw: list[str], options: tuple[str, ...]) -> FieldFi
     return FieldFilter(field, Match.EXACT, tuple(dict.fromkeys(canonical)), include_null)
 
 
-def text_filter(field: str, raw: list[str], match: Match) -> FieldFilter | None:
+def text_filter(field: str, raw: list[str], match: Match, limits: FilterLimits) -> FieldFilter | None:
     """None when only empty values were given: ``?senderName=`` filters nothing."""
-    values, include_null = _split_null(_checked_values(field, raw))
+    values, include_null = _split_null(_checked_values(field, raw, limits))
     kept = tuple(dict.fromkeys(v for v in values if v))
     return FieldFilter(field, match, kept, include_null) if kept or include_null else None
 
@@ -189,9 +198,9 @@ def iso_prefix_range(value: str) -> TimeRange | None:
     return TimeRange(_moment(fixed), _after(fixed))
 
 
-def timestamp_filter(raw: list[str]) -> TimeFilter | None:
+def timestamp_filter(raw: list[str], limits: FilterLimits) -> TimeFilter | None:
     """None when only empty values were given; a value no moment can match matches nothing."""
-    values, include_null = _split_null(_checked_values("timestamp", raw))
+    values, include_null = _split_null(_checked_values("timestamp", raw, limits))
     if not include_null and not any(values):
         return None
     ranges: list[TimeRange] = []
@@ -220,24 +229,43 @@ def message_query(
     timestamp: list[str] | None = None,
     status: list[str] | None = None,
     reply_to: list[str] | None = None,
+    limits: FilterLimits | None = None,
 ) -> MessageQuery:
     """Parse the query parameters as given (each a list of its repeated values, or None)."""
+    limits = limits or FilterLimits()
     fields: list[FieldFilter | None] = []
     if room_id is not None:
-        fields.append(id_filter("roomId", room_id))
+        fields.append(id_filter("roomId", room_id, limits))
     if sender_id is not None:
-        fields.append(id_filter("senderId", sender_id))
+        fields.append(id_filter("senderId", sender_id, limits))
     if sender_name is not None:
-        fields.append(text_filter("senderName", sender_name, Match.PARTIAL))
+        fields.append(text_filter("senderName", sender_name, Match.PARTIAL, limits))
     if sender_avatar is not None:
-        fields.append(text_filter("senderAvatar", sender_avatar, Match.PARTIAL))
+        fields.append(text_filter("senderAvatar", sender_avatar, Match.PARTIAL, limits))
     if message_type is not None:
-        fields.append(enum_filter("messageType", message_type, MESSAGE_TYPES))
+        fields.append(enum_filter("messageType", message_type, MESSAGE_TYPES, limits))
     if status is not None:
-        fields.append(enum_filter("status", status, MESSAGE_STATUSES))
+        fields.append(enum_filter("status", status, MESSAGE_STATUSES, limits))
     if content is not None:
-        fields.append(text_filter("content", content, Match.JSON_TEXT))
+        fields.append(text_filter("content", content, Match.JSON_TEXT, limits))
     if reply_to is not None:
-        fields.append(text_filter("replyTo", reply_to, Match.JSON_TEXT))
-    time_filter = timestamp_filter(timestamp) if timestamp is not None else None
+        fields.append(text_filter("replyTo", reply_to, Match.JSON_TEXT, limits))
+    time_filter = timestamp_filter(timestamp, limits) if timestamp is not None else None
+    # After each filter's own checks, so a single overlong filter is named in the refusal.
+    given = (
+        room_id,
+        sender_id,
+        sender_name,
+        sender_avatar,
+        message_type,
+        content,
+        timestamp,
+        status,
+        reply_to,
+    )
+    if sum(len(values) for values in given if values is not None) > limits.values:
+        SEARCH_REFUSALS.labels(reason="values").inc()
+        raise InvalidInput(
+            f"A search may give at most {limits.values} filter values in all", key="errMsg_filtersAreNotValid"
+        )
     return MessageQuery(tuple(f for f in fields if f is not None), time_filter)

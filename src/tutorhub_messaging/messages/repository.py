@@ -129,8 +129,24 @@ class MessageRepository:
         rows = await self.latest_for_room(room_id, 1)
         return rows[0] if rows else None
 
-    async def unread_counts_for(self, user_id: str, room_ids: list[str]) -> dict[str, int]:
-        """Per room: active messages from others that are newer than the user's read time.
+    async def latest_active_until(self, room_id: str, until: datetime) -> ChatMessage | None:
+        """The room's newest active message stored no later than ``until``."""
+        return await self.session.scalar(
+            select(ChatMessage)
+            .where(
+                ChatMessage.room_id == room_id,
+                ChatMessage.is_active.is_(True),
+                ChatMessage.timestamp <= until,
+            )
+            .order_by(ChatMessage.timestamp.desc(), ChatMessage.seq.desc())
+            .limit(1)
+        )
+
+    async def unread_counts_for(
+        self, user_id: str, room_ids: list[str], *, until: datetime | None = None
+    ) -> dict[str, int]:
+        """Per room: active messages from others that are newer than the user's read time (and,
+        with ``until``, stored no later than that).
 
         One correlated count per room, bounded below by the read time, so each count walks only
         the room's unread messages on the (room, active, timestamp) index: the cost follows what
@@ -153,6 +169,7 @@ class MessageRepository:
                 ChatMessage.is_active.is_(True),
                 ChatMessage.timestamp > func.coalesce(read_at, _NEVER_READ),
                 or_(ChatMessage.sender_id.is_(None), ChatMessage.sender_id != user_id),
+                *(() if until is None else (ChatMessage.timestamp <= until,)),
             )
             .correlate(rooms)
             .scalar_subquery()

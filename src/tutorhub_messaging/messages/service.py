@@ -2,13 +2,18 @@
 
 Callers decide *whether* the sender may send (hub roles, moderation, rate limit); this module
 decides *what* is stored: content checked against its type, reply target resolved, idempotency by
-``clientMessageId``, the conversation's inbox preview and the sender's read state updated, and the
-``hub:messageArrived`` broadcast queued for after the commit.
+``clientMessageId``, the conversation's inbox preview and the sender's read state updated, the
+``chatMessage.created`` event recorded in the outbox, and the ``hub:messageArrived`` broadcast
+queued for after the commit.
+
+The event stands for the whole send: the inbox preview and the sender's read state that a send
+moves are not announced as ``conversation.updated`` / ``readState.updated`` of their own.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,12 +24,13 @@ from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, ChatMessage
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.errors import InvalidInput
+from tutorhub_messaging.errors import ClientMessageIdReused, InvalidInput
 from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.content import preview_of, validate_content
 from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
 from tutorhub_messaging.messages.serializers import message_record
+from tutorhub_messaging.outbox import CHAT_MESSAGE_CREATED, record
 from tutorhub_messaging.realtime import RoomNotifier
 
 MAX_CLIENT_MESSAGE_ID = 64
@@ -100,6 +106,19 @@ def message_row(
     }
 
 
+def record_message_created(
+    uow: UnitOfWork, room_id: str, sender_id: str | None, participants: Sequence[str], message: dict[str, Any]
+) -> None:
+    """The outbox event of a stored message; its recipients are the participants but the sender."""
+    record(
+        uow,
+        type=CHAT_MESSAGE_CREATED,
+        aggregate_id=room_id,
+        data=message,
+        recipients=[user for user in participants if user != sender_id],
+    )
+
+
 def check_client_message_id(value: Any) -> str | None:
     if value is None:
         return None
@@ -135,6 +154,30 @@ async def _resolve_reply(
     return {"id": target.id, "preview": preview}
 
 
+def _same_send(
+    existing: ChatMessage,
+    message_type_name: str,
+    content: dict[str, Any],
+    reply_target_id: str | None,
+    forwarded: bool,
+) -> StoredMessage:
+    """A retry with a ``clientMessageId`` already stored: the stored message if it is the same send,
+    refused otherwise (the client would believe a message stored that nobody ever receives)."""
+    if not existing.is_active:
+        raise ClientMessageIdReused("clientMessageId names a message that was deleted; use a new one")
+    stored_reply = existing.reply_to.get("id") if isinstance(existing.reply_to, dict) else None
+    if (
+        existing.message_type != message_type_name
+        or existing.content != content
+        or stored_reply != reply_target_id
+        or bool(existing.forwarded) != forwarded
+    ):
+        raise ClientMessageIdReused(
+            "clientMessageId was already used for a message with other content; use a new one"
+        )
+    return StoredMessage(message_record(existing), created=False)
+
+
 async def store_message(
     uow: UnitOfWork,
     notifier: RoomNotifier,
@@ -144,17 +187,22 @@ async def store_message(
     sender: Sender,
     new: NewMessage,
     status: str = "approved",
+    participants: Sequence[str] | None = None,
 ) -> StoredMessage:
+    """Store one message. ``participants`` (the room's, for the event's recipients) are read from
+    the conversation when the caller does not have them."""
     message_type, content = validate_content(rules.definition, new.message_type, new.content, rules.max_bytes)
     client_message_id = check_client_message_id(new.client_message_id)
     if new.forwarded is not None and not isinstance(new.forwarded, bool):
         raise InvalidInput("forwarded must be a boolean", key="errMsg_forwardedIsNotValid")
 
     messages = MessageRepository(uow.session)
+    forwarded = bool(new.forwarded)
     if client_message_id is not None and sender.id is not None:
         existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
         if existing is not None:
-            return StoredMessage(message_record(existing), created=False)
+            reply_id = _reply_target_id(new.reply_to)
+            return _same_send(existing, message_type.name, content, reply_id, forwarded)
 
     reply_to = await _resolve_reply(messages, rules, room_id, new.reply_to)
     now = utcnow()
@@ -166,7 +214,7 @@ async def store_message(
             content,
             status=status,
             at=now,
-            forwarded=bool(new.forwarded),
+            forwarded=forwarded,
             reply_to=reply_to,
             client_message_id=client_message_id,
         )
@@ -181,7 +229,8 @@ async def store_message(
             existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
             if existing is None:
                 raise
-            return StoredMessage(message_record(existing), created=False)
+            reply_id = reply_to["id"] if reply_to else None
+            return _same_send(existing, message_type.name, content, reply_id, forwarded)
     else:
         await messages.add(message)
 
@@ -191,11 +240,17 @@ async def store_message(
     if sender.id is not None:
         await ReadStateRepository(uow.session).mark_read(room_id, sender.id, now)
 
-    record = message_record(message)
-    payload = {"roomId": room_id, "sender": sender.as_payload(), "message": record}
+    stored = message_record(message)
+    if participants is None:
+        conversation = await ConversationRepository(uow.session).get_active(room_id)
+        participants = (
+            (conversation.participant_a, conversation.participant_b) if conversation is not None else ()
+        )
+    record_message_created(uow, room_id, sender.id, participants, stored)
+    payload = {"roomId": room_id, "sender": sender.as_payload(), "message": stored}
 
     async def _announce() -> None:
         await notifier.emit_to_room(room_id, MESSAGE_ARRIVED, payload)
 
     uow.after_commit(_announce)
-    return StoredMessage(record, created=True)
+    return StoredMessage(stored, created=True)

@@ -6,11 +6,11 @@ from collections.abc import Collection
 from datetime import datetime
 from functools import cache
 
-from sqlalchemy import Select, bindparam, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.lists import one_of
-from tutorhub_messaging.db.models import ChatModeration
+from tutorhub_messaging.db.models import ChatModeration, Conversation
 from tutorhub_messaging.db.types import UtcDateTime, utcnow
 
 
@@ -56,25 +56,52 @@ class ModerationRepository:
         )
         return list(rows)
 
+    async def blocked_since(self, user_id: str, now: datetime) -> dict[str, datetime]:
+        """Rooms of the user's conversations where a block of theirs is in force, with the time the
+        earliest of those blocks was issued. Looked up through the user's conversations (indexed by
+        participant), so the cost follows the user's rooms, not the moderation table."""
+        rooms = union_all(
+            select(Conversation.id).where(Conversation.participant_a == user_id),
+            select(Conversation.id).where(Conversation.participant_b == user_id),
+        )
+        stmt = (
+            select(ChatModeration.room_id, func.min(ChatModeration.created_at))
+            .where(
+                ChatModeration.room_id.in_(rooms),
+                ChatModeration.user_id == user_id,
+                ChatModeration.action == "blocked",
+                ChatModeration.is_active.is_(True),
+                or_(ChatModeration.expires_at.is_(None), ChatModeration.expires_at > now),
+            )
+            .group_by(ChatModeration.room_id)
+        )
+        return {room_id: since for room_id, since in (await self.session.execute(stmt)).all()}
+
     async def add(self, action: ChatModeration) -> ChatModeration:
         self.session.add(action)
         await self.session.flush()
         return action
 
-    async def lift(self, room_id: str, user_id: str, action: str) -> int:
-        """Deactivate every active action of this kind; returns how many were in force."""
-        result = await self.session.execute(
-            update(ChatModeration)
-            .where(
-                ChatModeration.room_id == room_id,
-                ChatModeration.user_id == user_id,
-                ChatModeration.action == action,
-                ChatModeration.is_active.is_(True),
-            )
-            .values(
-                is_active=False,
-                updated_at=utcnow(),
-                record_version=ChatModeration.record_version + 1,
+    async def lift(self, room_id: str, user_id: str, action: str) -> list[ChatModeration]:
+        """Deactivate every active action of this kind; returns those that were active."""
+        rows = list(
+            await self.session.scalars(
+                select(ChatModeration)
+                .where(
+                    ChatModeration.room_id == room_id,
+                    ChatModeration.user_id == user_id,
+                    ChatModeration.action == action,
+                    ChatModeration.is_active.is_(True),
+                )
+                .with_for_update()
+                .execution_options(populate_existing=True)
             )
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        now = utcnow()
+        for row in rows:
+            row.is_active = False
+            row.updated_at = now
+            row.record_version += 1
+        if rows:
+            await self.session.flush()
+        return rows

@@ -14,6 +14,7 @@ from tutorhub_messaging.db.models import MODERATION_ACTIONS, ChatModeration
 from tutorhub_messaging.db.types import iso, utcnow
 from tutorhub_messaging.errors import Blocked, InvalidInput, Silenced
 from tutorhub_messaging.moderation.repository import ModerationRepository
+from tutorhub_messaging.outbox import CHAT_MODERATION_CREATED, CHAT_MODERATION_DELETED, record
 
 BLOCKED = "blocked"
 SILENCED = "silenced"
@@ -105,13 +106,14 @@ async def apply_action(
     duration: int,
     issued_by: str,
 ) -> ChatModeration:
-    """Record a block or silence; it replaces any earlier one of the same kind."""
+    """Record a block or silence; it replaces any earlier one of the same kind (which is lifted:
+    ``chatModeration.deleted``, then ``chatModeration.created``)."""
     assert action in MODERATION_ACTIONS
     repository = ModerationRepository(session)
-    await repository.lift(room_id, user_id, action)
+    _record_lifted(session, await repository.lift(room_id, user_id, action))
     now = utcnow()
     expires_at: datetime | None = now + timedelta(seconds=duration) if duration else None
-    return await repository.add(
+    added = await repository.add(
         ChatModeration(
             id=str(uuid.uuid4()),
             room_id=room_id,
@@ -129,10 +131,19 @@ async def apply_action(
             owner=issued_by,
         )
     )
+    record(session, type=CHAT_MODERATION_CREATED, aggregate_id=room_id, data=moderation_record(added))
+    return added
 
 
 async def lift_action(session: AsyncSession, *, room_id: str, user_id: str, action: str) -> bool:
-    return await ModerationRepository(session).lift(room_id, user_id, action) > 0
+    lifted = await ModerationRepository(session).lift(room_id, user_id, action)
+    _record_lifted(session, lifted)
+    return bool(lifted)
+
+
+def _record_lifted(session: AsyncSession, lifted: Iterable[ChatModeration]) -> None:
+    for row in lifted:
+        record(session, type=CHAT_MODERATION_DELETED, aggregate_id=row.room_id, data=moderation_record(row))
 
 
 def moderation_record(row: ChatModeration) -> dict[str, Any]:

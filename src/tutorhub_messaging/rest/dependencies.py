@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.errors import Forbidden, Unauthenticated
+from tutorhub_messaging.errors import Forbidden, TokenExpiredError, Unauthenticated
 from tutorhub_messaging.identity.principal import Principal
-from tutorhub_messaging.identity.tokens import InvalidToken, strip_bearer
+from tutorhub_messaging.identity.tokens import InvalidToken, TokenExpired, strip_bearer
 from tutorhub_messaging.logs import user_id_var
 
 TOKEN_NAME = "tutorhub-access-token"
@@ -44,6 +44,8 @@ async def authenticated(request: Request, context: Context) -> Principal:
         raise Unauthenticated("Authentication required", key="errMsg_loginRequired")
     try:
         principal = await context.authenticator.authenticate(token)
+    except TokenExpired:
+        raise TokenExpiredError() from None
     except InvalidToken:
         raise Unauthenticated("Invalid token", key="errMsg_invalidToken") from None
     request.state.principal = principal

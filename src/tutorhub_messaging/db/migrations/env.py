@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from tutorhub_messaging.db.migrate import MIGRATION_LOCK_KEY
 from tutorhub_messaging.db.models import Base
 
 config = context.config
@@ -15,6 +17,10 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        # Taken before Alembic reads the current version and held until this transaction commits:
+        # a process that starts at once waits here, then finds the schema already up to date.
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

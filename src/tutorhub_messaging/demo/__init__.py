@@ -1,0 +1,1 @@
+"""Demo data for trying the service and its web client locally (development mode only)."""

@@ -1,0 +1,28 @@
+"""The ``Idempotency-Key`` request header as a FastAPI dependency."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header
+
+from tutorhub_messaging.idempotency.service import HEADER, MAX_KEY_LENGTH, check_key
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias=HEADER,
+            description=(
+                f"At most {MAX_KEY_LENGTH} visible ASCII characters. A retry with the same key "
+                "from the same service within the keys' lifetime answers the first call's status "
+                "and body without doing the work again; the same key with another request is 409."
+            ),
+        ),
+    ] = None,
+) -> str | None:
+    return check_key(key)
+
+
+IdempotencyKeyHeader = Annotated[str | None, Depends(idempotency_key)]

@@ -1,0 +1,232 @@
+"""All SQL about the outbox and webhook deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Integer, Table, bindparam, delete, exists, func, insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tutorhub_messaging.db.models import OutboxEvent, WebhookDelivery
+from tutorhub_messaging.db.prepared import ManyRowsStatement
+from tutorhub_messaging.db.types import UtcDateTime
+
+PENDING = "pending"
+DELIVERED = "delivered"
+DEAD = "dead"
+DELIVERY_STATUSES = (PENDING, DELIVERED, DEAD)
+
+_EVENTS = cast(Table, OutboxEvent.__table__)
+_DELIVERIES = cast(Table, WebhookDelivery.__table__)
+_INSERT_EVENTS = ManyRowsStatement(
+    insert(_EVENTS), [column.key for column in _EVENTS.columns if column.key != "seq"]
+)
+_INSERT_DELIVERIES = ManyRowsStatement(
+    insert(_DELIVERIES),
+    [
+        "event_id",
+        "event_type",
+        "endpoint",
+        "room_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "retry_from",
+        "created_at",
+        "updated_at",
+    ],
+)
+# Transactions that queue deliveries for the same rooms take these locks (sorted, so two never
+# wait on each other) just before inserting: a room's deliveries are then numbered in commit order.
+_LOCK_ROOMS = text(
+    "SELECT pg_advisory_xact_lock(h) FROM "
+    "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s"
+)
+
+
+def _claim_statement(*, skip_locked: bool) -> Any:
+    """Lease the due heads: per (endpoint, room), the pending delivery with the lowest id, when it
+    is due and not leased. Built once per dialect (it runs every round of every endpoint)."""
+    d = _DELIVERIES.c
+    now = bindparam("b_now", type_=UtcDateTime)
+    heads = (
+        select(func.min(d.id).label("id"))
+        .where(d.endpoint == bindparam("b_endpoint"), d.status == PENDING)
+        .group_by(d.room_id)
+        .subquery("heads")
+    )
+    due = (
+        select(d.id)
+        .join(heads, heads.c.id == d.id)
+        .where(d.next_attempt_at <= now, d.lease_until.is_(None) | (d.lease_until < now))
+        .order_by(d.id)
+        .limit(bindparam("b_limit", type_=Integer))
+    )
+    if skip_locked:
+        due = due.with_for_update(skip_locked=True, of=_DELIVERIES)
+    return (
+        update(_DELIVERIES)
+        .where(
+            d.id.in_(due.scalar_subquery()),
+            d.status == PENDING,
+            d.lease_until.is_(None) | (d.lease_until < now),
+        )
+        .values(lease_until=bindparam("b_until", type_=UtcDateTime), leased_by=bindparam("b_owner"))
+        .returning(d.id, d.event_id, d.event_type, d.room_id, d.attempts, d.retry_from)
+    )
+
+
+_CLAIM = _claim_statement(skip_locked=False)
+_CLAIM_PG = _claim_statement(skip_locked=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A delivery this process holds the lease of, with the event to send."""
+
+    id: int
+    event_id: str
+    event_type: str
+    room_id: str
+    attempts: int
+    retry_from: datetime
+    payload: str
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        await _INSERT_EVENTS.execute(await self.session.connection(), rows)
+
+    async def add_deliveries(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        await _INSERT_DELIVERIES.execute(await self.session.connection(), rows)
+
+    async def lock_rooms(self, room_ids: Collection[str]) -> None:
+        """PostgreSQL: serialise, until commit, the transactions queueing deliveries for these rooms
+        (SQLite has one writer at a time already)."""
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            await connection.execute(_LOCK_ROOMS, {"keys": sorted(room_ids)})
+
+    async def claim(
+        self, endpoint: str, *, now: datetime, lease_until: datetime, owner: str, limit: int
+    ) -> list[Claimed]:
+        """Lease up to ``limit`` deliveries due for ``endpoint``, each the oldest pending one of its
+        room (a room's next event waits for the previous one), skipping rooms in flight anywhere."""
+        connection = await self.session.connection()
+        statement = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM
+        values = {"b_endpoint": endpoint, "b_now": now, "b_until": lease_until, "b_owner": owner}
+        leased = (await connection.execute(statement, {**values, "b_limit": limit})).all()
+        if not leased:
+            return []
+        payloads = dict(
+            (
+                await connection.execute(
+                    select(_EVENTS.c.id, _EVENTS.c.payload).where(
+                        _EVENTS.c.id.in_([row.event_id for row in leased])
+                    )
+                )
+            ).all()
+        )
+        claimed = [
+            Claimed(
+                row.id,
+                row.event_id,
+                row.event_type,
+                row.room_id,
+                row.attempts,
+                row.retry_from,
+                payloads[row.event_id],
+            )
+            for row in leased
+            if row.event_id in payloads
+        ]
+        return sorted(claimed, key=lambda c: c.id)
+
+    async def mark_delivered(self, ids: Collection[int], *, now: datetime, status: int | None) -> None:
+        d = _DELIVERIES.c
+        await self.session.execute(
+            update(_DELIVERIES)
+            .where(d.id.in_(list(ids)), d.status == PENDING)
+            .values(
+                status=DELIVERED,
+                attempts=d.attempts + 1,
+                lease_until=None,
+                leased_by=None,
+                last_status=status,
+                last_error=None,
+                updated_at=now,
+            )
+        )
+
+    async def mark_failed(
+        self,
+        delivery_id: int,
+        *,
+        owner: str,
+        now: datetime,
+        next_attempt_at: datetime | None,
+        status: int | None,
+        error: str,
+    ) -> None:
+        """A failed attempt: retried at ``next_attempt_at``, or dead (None)."""
+        d = _DELIVERIES.c
+        values: dict[str, Any] = {
+            "attempts": d.attempts + 1,
+            "lease_until": None,
+            "leased_by": None,
+            "last_status": status,
+            "last_error": error[:500],
+            "updated_at": now,
+        }
+        if next_attempt_at is None:
+            values["status"] = DEAD
+        else:
+            values["next_attempt_at"] = next_attempt_at
+        await self.session.execute(
+            update(_DELIVERIES)
+            .where(d.id == delivery_id, d.status == PENDING, d.leased_by == owner)
+            .values(**values)
+        )
+
+    async def page(self, *, status: str | None, limit: int, offset: int) -> tuple[list[WebhookDelivery], int]:
+        conditions = [WebhookDelivery.status == status] if status else []
+        rows = await self.session.scalars(
+            select(WebhookDelivery)
+            .where(*conditions)
+            .order_by(WebhookDelivery.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        total = await self.session.scalar(
+            select(func.count()).select_from(WebhookDelivery).where(*conditions)
+        )
+        return list(rows), int(total or 0)
+
+    async def get_delivery(self, delivery_id: int) -> WebhookDelivery | None:
+        return await self.session.get(WebhookDelivery, delivery_id, with_for_update=True)
+
+    async def count_dead(self) -> int:
+        return int(
+            await self.session.scalar(
+                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == DEAD)
+            )
+            or 0
+        )
+
+    async def prune(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` deliveries delivered before ``before``, then events older than it
+        that no delivery still needs. Returns how many rows went."""
+        d = _DELIVERIES.c
+        old = select(d.id).where(d.status == DELIVERED, d.updated_at < before).limit(limit)
+        gone = await self.session.execute(delete(_DELIVERIES).where(d.id.in_(old.scalar_subquery())))
+        e = _EVENTS.c
+        needed = exists().where(d.event_id == e.id)
+        stale = select(e.seq).where(e.occurred_at < before, ~needed).limit(limit)
+        events = await self.session.execute(delete(_EVENTS).where(e.seq.in_(stale.scalar_subquery())))
+        return int(getattr(gone, "rowcount", 0) or 0) + int(getattr(events, "rowcount", 0) or 0)

@@ -1,0 +1,142 @@
+"""Message search cannot starve the service: bounded filter values, a few searches per user at
+once, a time limit, and connections of its own."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.support.chat_rooms import assert_envelope_error, create_room, store_text
+from tests.support.users import User
+from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.messages.repository import MessageRepository
+from tutorhub_messaging.messages.service import Sender, message_row
+
+SEARCH = "/v1/v1/chat-messages"
+
+
+def overrides(**values: int) -> Any:
+    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
+
+
+async def search(client: httpx.AsyncClient, user: User, params: Any) -> httpx.Response:
+    return await client.get(SEARCH, headers=user.headers, params=params)
+
+
+async def refusals(client: httpx.AsyncClient, reason: str) -> float:
+    for row in (await client.get("/metrics")).text.splitlines():
+        if row.startswith(f'messaging_search_refusals_total{{reason="{reason}"}}'):
+            return float(row.split()[-1])
+    return 0.0
+
+
+async def test_too_many_values_of_one_filter_are_refused(client: httpx.AsyncClient, student: User) -> None:
+    before = await refusals(client, "values")
+    response = await search(client, student, [("content", f"word{i}") for i in range(21)])
+    body = assert_envelope_error(response, 400, "errMsg_contentisNotValid")
+    assert "at most 20 times" in body["detail"]
+    assert await refusals(client, "values") == before + 1
+    assert (await search(client, student, [("content", f"word{i}") for i in range(20)])).status_code == 200
+
+
+async def test_too_many_values_in_all_are_refused(client: httpx.AsyncClient, student: User) -> None:
+    params = [(field, f"v{i}") for field in ("content", "senderName", "senderAvatar") for i in range(14)]
+    body = assert_envelope_error(await search(client, student, params), 400, "errMsg_filtersAreNotValid")
+    assert "at most 40 filter values" in body["detail"]
+
+
+async def test_an_overlong_value_is_refused(client: httpx.AsyncClient, student: User) -> None:
+    before = await refusals(client, "length")
+    body = assert_envelope_error(
+        await search(client, student, {"senderName": "x" * 201}), 400, "errMsg_senderNameisNotValid"
+    )
+    assert "at most 200 characters" in body["detail"]
+    assert await refusals(client, "length") == before + 1
+    assert (await search(client, student, {"senderName": "x" * 200})).status_code == 200
+
+
+@overrides(searches_per_user=1)
+async def test_a_users_search_beyond_those_running_is_refused(
+    app: Any, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    room = await create_room(app, student, tutor)
+    await store_text(app, room, tutor, "hello")
+    before = await refusals(client, "concurrency")
+
+    async with app.context.db.search(student.id):  # the student's one search, still running
+        refused = await search(client, student, {"content": "hello"})
+        other_user = await search(client, tutor, {"content": "hello"})
+        # Searches run on connections of their own: sends and other reads go on meanwhile.
+        sent = await client.post(
+            f"/chat/{room}/messages", headers=student.headers, json={"data": {"body": "hi"}}
+        )
+        inbox = await client.get("/v1/myconversations", headers=student.headers)
+
+    body = assert_envelope_error(refused, 429)
+    assert "At most 1 searches at once" in body["detail"]
+    assert await refusals(client, "concurrency") == before + 1
+    assert other_user.status_code == 200
+    assert sent.status_code == 201
+    assert inbox.status_code == 200
+    assert (await search(client, student, {"content": "hello"})).status_code == 200
+
+
+async def _store_many(app: Any, room: str, sender: User, count: int) -> None:
+    who = Sender(sender.id, sender.fullname, sender.avatar)
+    rows = [
+        message_row(
+            room,
+            who,
+            "text",
+            {"body": f"message number {i}"},
+            status="approved",
+            at=utcnow(),
+            forwarded=False,
+        )
+        for i in range(count)
+    ]
+    async with app.context.db.unit_of_work() as uow:
+        await MessageRepository(uow.session).add_rows(rows)
+
+
+@asynccontextmanager
+async def messages_locked(url: str) -> AsyncIterator[None]:
+    """PostgreSQL: another transaction holds the message table, so a search waits on it."""
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            await conn.execute(text("LOCK TABLE chat_message IN ACCESS EXCLUSIVE MODE"))
+            yield
+            await conn.rollback()
+    finally:
+        await engine.dispose()
+
+
+@overrides(search_timeout_ms=1)
+async def test_a_search_over_its_time_limit_is_stopped_with_a_clear_error(
+    app: Any, client: httpx.AsyncClient, settings: Any, admin: User, student: User, tutor: User
+) -> None:
+    room = await create_room(app, student, tutor)
+    before = await refusals(client, "timeout")
+    params = [("content", f"{uuid.uuid4().hex} {i}") for i in range(20)]
+    if app.context.db.dialect == "postgresql":
+        await store_text(app, room, tutor, "hello")
+        async with messages_locked(settings.database_url):
+            response = await search(client, admin, params)
+    else:
+        # A scan of 20,000 rows against 20 patterns: far more than a millisecond of work.
+        await _store_many(app, room, tutor, 20_000)
+        response = await search(client, admin, params)
+
+    body = assert_envelope_error(response, 503, "errMsg_searchTimedOut")
+    assert "took too long" in body["detail"]
+    assert await refusals(client, "timeout") == before + 1
+    # The service carries on: a plain read works.
+    assert (await client.get("/v1/myconversations", headers=student.headers)).status_code == 200
