@@ -113,7 +113,10 @@ class Server:
         return self.process.pid
 
 
-def start_service(procs: Processes, database_url: str, secret: str, extra_env: dict[str, str]) -> Server:
+def start_service(
+    procs: Processes, database_url: str, secret: str, extra_env: dict[str, str], log_path: Path | None = None
+) -> Server:
+    """``log_path``: the service's output goes to that file instead of this command's own."""
     port = free_port()
     env = {
         "MESSAGING_DATABASE_URL": database_url,
@@ -121,9 +124,12 @@ def start_service(procs: Processes, database_url: str, secret: str, extra_env: d
         "MESSAGING_LOG_LEVEL": "WARNING",
         **extra_env,
     }
-    process = procs.start(
-        [str(VENV_BIN / "tutorhub-messaging"), "serve", "--port", str(port), "--no-migrate"], env=env
-    )
+    args = [str(VENV_BIN / "tutorhub-messaging"), "serve", "--port", str(port), "--no-migrate"]
+    if log_path is None:
+        process = procs.start(args, env=env)
+    else:
+        with log_path.open("ab") as log_file:
+            process = procs.start(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     wait_http_ok(url + "/health", timeout=60, process=process)
     return Server("service", url, "/hub/chat", process)
@@ -193,12 +199,15 @@ def ensure_loadgen() -> None:
 
 
 class LoadGenerator:
-    """One run of ``load.js``: JSON lines out; a line on stdin releases a waiting phase."""
+    """One run of ``load.js <mode>`` (or of another script of the load generator, without a mode):
+    JSON lines out; a line on stdin releases a waiting phase."""
 
-    def __init__(self, procs: Processes, mode: str, config_path: Path) -> None:
+    def __init__(
+        self, procs: Processes, mode: str | None, config_path: Path, script: str = "load.js"
+    ) -> None:
         self.procs = procs
         self.process = procs.start(
-            ["node", str(LOADGEN_DIR / "load.js"), mode, str(config_path)],
+            ["node", str(LOADGEN_DIR / script), *([mode] if mode else []), str(config_path)],
             cwd=LOADGEN_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,

@@ -1,7 +1,8 @@
 """Benchmarks of the messaging service, side by side with two bare relays.
 
-    python bench/run.py --db sqlite|postgres|both [--quick]
-                        [--only inbox,capacity,history,webhooks] [--no-baselines]
+    python bench/run.py --db sqlite|postgres|both [--quick | --smoke]
+                        [--only inbox,capacity,history,webhooks,abuse] [--attacks slow-reader,...]
+                        [--no-baselines]
 
 Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
 file, or a throwaway PostgreSQL database dropped afterwards), drives it with the Node load
@@ -13,11 +14,15 @@ Ctrl-C included. See BENCHMARKS.md.
 ``webhooks``: the inbox ladder twice in one run, on fresh databases, with webhooks off and then on
 (every event POSTed to a local receiver that answers 204); the report gives the ratio of the
 sustained rates (target ≥ 0.9x) and checks that every event written was delivered.
+
+``abuse`` (a bystander's latency and the service's memory under five attacks) runs only when named
+in ``--only``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -33,6 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import abuse
+import abuse_report
 import report
 import scenarios
 from procs import (
@@ -53,7 +60,8 @@ from procs import (
 from seed import Databases, new_rooms, seed_history, seed_rooms
 
 RATE_LIMIT_FOR_BENCH = 1_000_000
-SCENARIOS = ("inbox", "capacity", "history", "webhooks")
+DEFAULT_SCENARIOS = ("inbox", "capacity", "history", "webhooks")
+SCENARIOS = (*DEFAULT_SCENARIOS, "abuse")
 # After the ladder with webhooks on, how long the receiver may take to get every event.
 WEBHOOK_DRAIN_SECONDS = 180
 
@@ -100,7 +108,12 @@ def _machine() -> list[str]:
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.plan = scenarios.SMOKE if args.smoke else scenarios.QUICK if args.quick else scenarios.FULL
-        self.only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+        self.abuse_plan = (
+            abuse.ABUSE_SMOKE if args.smoke else abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
+        )
+        if args.attacks:
+            self.abuse_plan = dataclasses.replace(self.abuse_plan, attacks=tuple(args.attacks.split(",")))
+        self.only = set(args.only.split(",")) if args.only else set(DEFAULT_SCENARIOS)
         self.dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
         self.baselines = not args.no_baselines
         self.profile = args.profile
@@ -179,7 +192,29 @@ class Bench:
                     scenarios.run_history(self.procs, server, data, self.tokens, self.plan)
                 )
                 self.procs.stop(server.process)
+        if "abuse" in self.only:
+            results["abuse"] = self._abuse_run(db)
         return results
+
+    def _abuse_run(self, db: str) -> list[dict[str, Any]]:
+        url = self.databases.create(db)
+        data = abuse.seed_abuse(url, self.abuse_plan)
+        extra_env, redis_prefix = abuse.service_env(db)
+        # Kept after the run, next to the report: what the service logged under each attack.
+        results_dir = BENCH_DIR / "results"
+        results_dir.mkdir(exist_ok=True)
+        log_path = results_dir / f"service-abuse-{db}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.log"
+        try:
+            server = start_service(
+                self.procs, url, self.secret, {**self.service_env, **extra_env}, log_path=log_path
+            )
+            _log(f"service on {db}{' + Redis' if redis_prefix else ''}: abuse")
+            phases = abuse.run_abuse(self.procs, server, data, self.tokens, self.abuse_plan, log_path)
+            self.procs.stop(server.process)
+        finally:
+            if redis_prefix is not None:
+                abuse.delete_redis_keys(redis_prefix)
+        return phases
 
     def _inbox_once(self, db: str, env: dict[str, str], before_stop: Any = None) -> dict[str, Any]:
         url = self.databases.create(db)
@@ -225,7 +260,13 @@ class Bench:
 
     def run(self) -> list[str]:
         lines = ["# Benchmark results", "", *_machine(), ""]
-        lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH), ""]
+        classic = bool(self.only & set(DEFAULT_SCENARIOS))
+        lines += ["### Settings of this run", ""]
+        if classic:
+            lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH)[2:]]
+        if "abuse" in self.only:
+            lines += abuse_report.abuse_plan_section(self.abuse_plan)
+        lines.append("")
         baselines = self._relay_runs() if self.baselines else {"inbox": {}, "capacity": {}}
         for db in self.dbs:
             service = self._service_runs(db)
@@ -239,7 +280,11 @@ class Bench:
                 lines += [*report.history_section(service["history"]), ""]
             if "webhooks" in service:
                 lines += [*report.webhooks_section(service["webhooks"]), ""]
-            lines += [*report.targets_section(db, service, baselines), ""]
+            if classic:
+                lines += [*report.targets_section(db, service, baselines), ""]
+            if "abuse" in service:
+                label = "SQLite, one process" if db == "sqlite" else "PostgreSQL + Redis"
+                lines += [*abuse_report.abuse_section(label, service["abuse"]), ""]
         return lines
 
 
@@ -250,9 +295,18 @@ def main() -> int:
     parser.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--quick", action="store_true", help="a small version of everything (~2 minutes)")
     parser.add_argument(
-        "--smoke", action="store_true", help="a few seconds per scenario: checks the harness (numbers mean nothing)"
+        "--smoke",
+        action="store_true",
+        help="a few seconds per scenario: checks the harness (numbers mean nothing)",
     )
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(SCENARIOS)}")
+    parser.add_argument(
+        "--only",
+        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: {','.join(DEFAULT_SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--attacks",
+        help=f"abuse: comma-separated subset of {','.join(abuse.ATTACKS)} (default: all, in that order)",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip the two relays")
     parser.add_argument(
         "--profile", action="store_true", help="py-spy the service during inbox traffic (bench/results/)"
@@ -260,6 +314,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
         parser.error(f"--only takes {','.join(SCENARIOS)}")
+    if args.attacks and not set(args.attacks.split(",")) <= set(abuse.ATTACKS):
+        parser.error(f"--attacks takes {','.join(abuse.ATTACKS)}")
     _raise_file_limit()
     _stop_on_sigterm()
     ensure_loadgen()

@@ -112,6 +112,30 @@ def _seed_engine(url: str) -> AsyncEngine:
     return engine
 
 
+def _message_row(room_id: str, sender: str, sender_name: str, k: int, at: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "room_id": room_id,
+        "sender_id": sender,
+        "sender_name": sender_name,
+        "sender_avatar": None,
+        "message_type": "text",
+        "message_type_idx": 0,
+        "content": {"body": f"Seeded message {k} of this conversation"},
+        "timestamp": at,
+        "status": "approved",
+        "status_idx": 1,
+        "reply_to": None,
+        "forwarded": False,
+        "client_message_id": None,
+        "is_active": True,
+        "record_version": 0,
+        "created_at": at,
+        "updated_at": at,
+        "owner": sender,
+    }
+
+
 async def _insert(engine: AsyncEngine, table: Any, rows: list[dict[str, Any]]) -> None:
     for start in range(0, len(rows), BATCH):
         async with engine.begin() as conn:
@@ -188,29 +212,7 @@ async def _seed_history(
                 at = base + timedelta(milliseconds=tick)
                 tick += 1
                 sender = room.participant_a if k % 2 == 0 else room.participant_b
-                rows.append(
-                    {
-                        "id": str(uuid.uuid4()),
-                        "room_id": room.room_id,
-                        "sender_id": sender,
-                        "sender_name": "Student" if k % 2 == 0 else "Tutor",
-                        "sender_avatar": None,
-                        "message_type": "text",
-                        "message_type_idx": 0,
-                        "content": {"body": f"Seeded message {k} of this conversation"},
-                        "timestamp": at,
-                        "status": "approved",
-                        "status_idx": 1,
-                        "reply_to": None,
-                        "forwarded": False,
-                        "client_message_id": None,
-                        "is_active": True,
-                        "record_version": 0,
-                        "created_at": at,
-                        "updated_at": at,
-                        "owner": sender,
-                    }
-                )
+                rows.append(_message_row(room.room_id, sender, "Student" if k % 2 == 0 else "Tutor", k, at))
                 last_at[room.room_id] = at
                 if k == count - 2 * unread - 1:
                     # The user has read everything but the last 2*unread messages, half of which
@@ -254,3 +256,31 @@ def seed_history(
             url, total=total, rooms=rooms, user_rooms=user_rooms, unread=unread, history_page=history_page
         )
     )
+
+
+async def _seed_conversations(url: str, rooms: list[tuple[Room, int]]) -> None:
+    base = datetime.now(UTC).replace(microsecond=0) - timedelta(days=1)
+    now = datetime.now(UTC)
+    engine = _seed_engine(url)
+    try:
+        rows: list[dict[str, Any]] = []
+        last_at: dict[str, datetime] = {}
+        for room, count in rooms:
+            for k in range(count):
+                at = base + timedelta(milliseconds=len(rows))
+                rows.append(_message_row(room.room_id, room.participant_a, "Student", k, at))
+                last_at[room.room_id] = at
+        await _insert(engine, ChatMessage.__table__, rows)
+        await _insert(
+            engine,
+            Conversation.__table__,
+            [_conversation_row(room, now, last_at.get(room.room_id)) for room, _ in rooms],
+        )
+        await _analyze(engine)
+    finally:
+        await engine.dispose()
+
+
+def seed_conversations(url: str, rooms: list[tuple[Room, int]]) -> None:
+    """2-user rooms, each with its count of messages, all sent by its ``participant_a``."""
+    asyncio.run(_seed_conversations(url, rooms))
