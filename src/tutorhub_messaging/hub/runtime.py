@@ -67,7 +67,10 @@ class HubRuntime:
         return self.context.settings
 
     async def to_socket(self, socket: SocketRef | Connection, event: str, payload: dict[str, Any]) -> None:
-        await self.sio.emit(event, payload, to=socket.sid, namespace=socket.namespace)
+        # A socket of this process is written to directly. With Redis, the fan-out would publish
+        # every emit and have every process read it back, refusals of a flood included.
+        local = socket.sid in self.connections
+        await self.sio.emit(event, payload, to=socket.sid, namespace=socket.namespace, ignore_queue=local)
 
     async def to_room(
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None

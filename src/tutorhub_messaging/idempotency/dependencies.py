@@ -19,6 +19,8 @@ def idempotency_key(
                 "from the same service within the keys' lifetime answers the first call's status "
                 "and body without doing the work again; the same key with another request is 409."
             ),
+            # Documented only: ``check_key`` refuses other keys with the service's own messages.
+            json_schema_extra={"pattern": f"^[\\x21-\\x7e]{{1,{MAX_KEY_LENGTH}}}$"},
         ),
     ] = None,
 ) -> str | None:

@@ -14,6 +14,7 @@ from tutorhub_messaging.outbox.deliveries import (
     list_deliveries,
     replay_delivery,
 )
+from tutorhub_messaging.outbox.repository import DELIVERY_STATUSES
 from tutorhub_messaging.rest.dependencies import Context, ServiceCaller
 from tutorhub_messaging.rest.envelope import envelope, paging_info
 from tutorhub_messaging.rest.openapi import ListEnvelope, SuccessEnvelope, error_responses
@@ -58,7 +59,11 @@ async def list_webhook_deliveries_route(
     request: Request,
     context: Context,
     _service: ServiceCaller,
-    status: Annotated[str | None, Query(description="pending, delivered or dead")] = None,
+    status: Annotated[
+        str | None,
+        # Documented only: ``check_status`` refuses other values with the service's own message.
+        Query(description="pending, delivered or dead", json_schema_extra={"enum": list(DELIVERY_STATUSES)}),
+    ] = None,
     pageNumber: Annotated[int, Query(ge=1, le=MAX_PAGE_NUMBER)] = 1,
     pageRowCount: Annotated[int, Query(ge=1, le=MAX_PAGE_ROWS)] = 100,
 ) -> JsonResponse:
