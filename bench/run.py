@@ -216,12 +216,22 @@ class Bench:
                 abuse.delete_redis_keys(redis_prefix)
         return phases
 
-    def _inbox_once(self, db: str, env: dict[str, str], before_stop: Any = None) -> dict[str, Any]:
+    def _inbox_once(
+        self, db: str, env: dict[str, str], before_stop: Any = None, label: str = "inbox"
+    ) -> dict[str, Any]:
         url = self.databases.create(db)
         rooms = new_rooms(self.plan.inbox_rooms)
         seed_rooms(url, rooms)
         server = start_service(self.procs, url, self.secret, {**self.service_env, **env})
-        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, self.plan)
+        profilers: list[subprocess.Popen[Any]] = []
+
+        def start_profiler() -> None:
+            if self.profile:
+                profilers.append(profile_process(self.procs, server.pid, f"{label}-{db}"))
+
+        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, self.plan, start_profiler)
+        for profiler in profilers:
+            finish_profile(self.procs, profiler)
         if before_stop is not None:
             result.update(before_stop(url))
         self.procs.stop(server.process)
@@ -231,7 +241,7 @@ class Bench:
     def _webhook_runs(self, db: str) -> dict[str, Any]:
         """Inbox traffic with webhooks off, then on (a local receiver), in this one run."""
         _log(f"service on {db}: inbox, webhooks off")
-        off = self._inbox_once(db, {})
+        off = self._inbox_once(db, {}, label="webhooks-off")
         receiver = start_webhook_receiver(self.procs)
         env = {
             "MESSAGING_WEBHOOK_URLS": json.dumps([receiver.url]),
@@ -254,7 +264,7 @@ class Bench:
             }
 
         _log(f"service on {db}: inbox, webhooks on")
-        on = self._inbox_once(db, env, drain)
+        on = self._inbox_once(db, env, drain, label="webhooks-on")
         self.procs.stop(receiver.process)
         return {"off": off, "on": on}
 

@@ -228,6 +228,52 @@ async def test_a_receiver_answering_500_gets_everything_once_it_recovers_in_room
         assert all(r.event["id"] != ids[1] for r in receiver.requests[:first_ok])
 
 
+async def test_a_rooms_run_stops_at_a_failure_and_its_next_events_wait_for_the_retry(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver
+) -> None:
+    await receiver.stop()  # a backlog: the room's events are then leased and sent as one run
+    (room,) = await _chat(hub, app, rooms=1, per_room=6)
+    await _wait_for_failed_attempts(client)
+    ids = (await room_order(app))[room]
+    refused_once: set[str] = set()
+
+    def fail_third_once(event: dict[str, Any]) -> str:
+        if event["id"] == ids[3] and ids[3] not in refused_once:
+            refused_once.add(ids[3])
+            return "fail"
+        return "ok"
+
+    receiver.mode = fail_third_once
+    await receiver.start()
+
+    await _all_arrive_in_room_order(app, receiver)
+    attempts = [(r.event["id"], r.answered) for r in receiver.requests if r.event["id"] in ids]
+    refused = attempts.index((ids[3], 500))
+    retried = attempts.index((ids[3], 204))
+    # Nothing after the refused event went out before its retry was acknowledged.
+    assert all(event_id == ids[3] for event_id, _ in attempts[refused : retried + 1])
+    assert [event_id for event_id, status in attempts if status == 204] == ids
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [{"webhook_lease_seconds": 2.0, "webhook_timeout_seconds": 0.5}], indirect=True
+)
+async def test_a_rooms_run_longer_than_its_lease_gives_the_rest_back_and_nothing_is_sent_twice(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver
+) -> None:
+    await receiver.stop()
+    (room,) = await _chat(hub, app, rooms=1, per_room=14)
+    await _wait_for_failed_attempts(client)
+    ids = (await room_order(app))[room]
+    receiver.delay = 0.2  # the room's run would take ~3 s, longer than the 2 s lease
+    await receiver.start()
+
+    await _all_arrive_in_room_order(app, receiver)
+    delivered = [event["id"] for event in receiver.delivered if event["id"] in ids]
+    assert delivered == ids  # each exactly once, in order
+    assert receiver.overlaps == []
+
+
 async def test_a_hanging_request_holds_up_only_its_room(
     app: Any, client: httpx.AsyncClient, hub: Sockets, receiver: Receiver, student: User, tutor: User
 ) -> None:

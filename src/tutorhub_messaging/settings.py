@@ -80,8 +80,10 @@ class Settings(BaseSettings):
     webhook_retry_budget_seconds: PositiveFloat = 86_400.0
     webhook_backoff_initial_seconds: PositiveFloat = 1.0
     webhook_backoff_max_seconds: PositiveFloat = 600.0
-    # Deliveries in flight per endpoint and process (at most one per room).
+    # Rooms whose events are in flight per endpoint and process (one request per room at a time).
     webhook_concurrency: PositiveInt = 32
+    # How many of a room's pending events one lease takes; they are sent one after another.
+    webhook_room_batch: PositiveInt = 50
     # How often each process looks for due deliveries besides being woken by its own commits.
     webhook_poll_seconds: PositiveFloat = 1.0
     # Rounds of one endpoint's loop are at least this far apart (claims and settles are batched).

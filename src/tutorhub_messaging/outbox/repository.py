@@ -48,32 +48,44 @@ _LOCK_ROOMS = text(
 
 
 def _claim_statement(*, skip_locked: bool) -> Any:
-    """Lease the due heads: per (endpoint, room), the pending delivery with the lowest id, when it
-    is due and not leased. Built once per dialect (it runs every round of every endpoint)."""
+    """Lease the due rooms' queues: per (endpoint, room), when the room's oldest pending delivery
+    (its head) is due and not leased, the head and the next ones after it, up to ``b_per_room``,
+    for at most ``b_rooms`` rooms. Built once per dialect (it runs every round of every endpoint).
+
+    Only a room's lease holder ever writes to its queue's heads, so the rows taken are always the
+    first ones of the queue with no gap: a worker sends them one after another, in order."""
     d = _DELIVERIES.c
     now = bindparam("b_now", type_=UtcDateTime)
-    heads = (
-        select(func.min(d.id).label("id"))
+    free = d.lease_until.is_(None) | (d.lease_until < now)
+    ranked = (
+        select(
+            d.id,
+            d.room_id,
+            d.next_attempt_at,
+            d.lease_until,
+            func.row_number().over(partition_by=d.room_id, order_by=d.id).label("rank"),
+        )
         .where(d.endpoint == bindparam("b_endpoint"), d.status == PENDING)
-        .group_by(d.room_id)
-        .subquery("heads")
+        .cte("ranked")
     )
-    due = (
-        select(d.id)
-        .join(heads, heads.c.id == d.id)
-        .where(d.next_attempt_at <= now, d.lease_until.is_(None) | (d.lease_until < now))
-        .order_by(d.id)
-        .limit(bindparam("b_limit", type_=Integer))
+    r = ranked.c
+    due_rooms = (
+        select(r.room_id)
+        .where(
+            r.rank == 1,
+            r.next_attempt_at <= now,
+            r.lease_until.is_(None) | (r.lease_until < now),
+        )
+        .order_by(r.id)
+        .limit(bindparam("b_rooms", type_=Integer))
     )
+    chosen = select(r.id).where(r.room_id.in_(due_rooms), r.rank <= bindparam("b_per_room", type_=Integer))
     if skip_locked:
-        due = due.with_for_update(skip_locked=True, of=_DELIVERIES)
+        # Another process's claim or settle holding one of these rows: leave the room to it.
+        chosen = select(d.id).where(d.id.in_(chosen.scalar_subquery())).with_for_update(skip_locked=True)
     return (
         update(_DELIVERIES)
-        .where(
-            d.id.in_(due.scalar_subquery()),
-            d.status == PENDING,
-            d.lease_until.is_(None) | (d.lease_until < now),
-        )
+        .where(d.id.in_(chosen.scalar_subquery()), d.status == PENDING, free)
         .values(lease_until=bindparam("b_until", type_=UtcDateTime), leased_by=bindparam("b_owner"))
         .returning(d.id, d.event_id, d.event_type, d.room_id, d.attempts, d.retry_from)
     )
@@ -114,14 +126,29 @@ class OutboxRepository:
             await connection.execute(_LOCK_ROOMS, {"keys": sorted(room_ids)})
 
     async def claim(
-        self, endpoint: str, *, now: datetime, lease_until: datetime, owner: str, limit: int
+        self,
+        endpoint: str,
+        *,
+        now: datetime,
+        lease_until: datetime,
+        owner: str,
+        rooms: int,
+        per_room: int,
     ) -> list[Claimed]:
-        """Lease up to ``limit`` deliveries due for ``endpoint``, each the oldest pending one of its
-        room (a room's next event waits for the previous one), skipping rooms in flight anywhere."""
+        """Lease the queues of up to ``rooms`` rooms due for ``endpoint``: each room's oldest
+        pending deliveries, at most ``per_room``, skipping rooms in flight anywhere. Sorted by id,
+        so each room's deliveries come in the order they must be sent in."""
         connection = await self.session.connection()
         statement = _CLAIM_PG if connection.dialect.name == "postgresql" else _CLAIM
-        values = {"b_endpoint": endpoint, "b_now": now, "b_until": lease_until, "b_owner": owner}
-        leased = (await connection.execute(statement, {**values, "b_limit": limit})).all()
+        values = {
+            "b_endpoint": endpoint,
+            "b_now": now,
+            "b_until": lease_until,
+            "b_owner": owner,
+            "b_rooms": rooms,
+            "b_per_room": per_room,
+        }
+        leased = (await connection.execute(statement, values)).all()
         if not leased:
             return []
         payloads = dict(
@@ -162,6 +189,16 @@ class OutboxRepository:
                 last_error=None,
                 updated_at=now,
             )
+        )
+
+    async def release(self, ids: Collection[int], *, owner: str) -> None:
+        """Give back leased deliveries that were not attempted (their room's queue stopped at a
+        failure, or its lease was running out): they stay pending and due."""
+        d = _DELIVERIES.c
+        await self.session.execute(
+            update(_DELIVERIES)
+            .where(d.id.in_(list(ids)), d.status == PENDING, d.leased_by == owner)
+            .values(lease_until=None, leased_by=None)
         )
 
     async def mark_failed(
