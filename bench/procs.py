@@ -135,6 +135,23 @@ def start_service(
     return Server("service", url, "/hub/chat", process)
 
 
+def start_deliverer(procs: Processes, database_url: str, secret: str, extra_env: dict[str, str]) -> Server:
+    """``tutorhub-messaging deliver`` (webhooks sent by a process of its own), ready once its
+    metrics answer."""
+    port = free_port()
+    env = {
+        "MESSAGING_DATABASE_URL": database_url,
+        "MESSAGING_JWT_SECRET": secret,
+        "MESSAGING_LOG_LEVEL": "WARNING",
+        **extra_env,
+    }
+    args = [str(VENV_BIN / "tutorhub-messaging"), "deliver", "--metrics-port", str(port)]
+    process = procs.start(args, env=env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http_ok(url + "/metrics", timeout=60, process=process)
+    return Server("deliver", url, "", process)
+
+
 def start_python_relay(procs: Processes) -> Server:
     return _python_relay(procs, "python-socketio relay", [])
 

@@ -47,10 +47,12 @@ from procs import (
     REPO_DIR,
     Processes,
     Server,
+    cpu_seconds,
     ensure_loadgen,
     finish_profile,
     profile_process,
     receiver_count,
+    start_deliverer,
     start_gc_tuned_python_relay,
     start_node_relay,
     start_python_relay,
@@ -217,35 +219,58 @@ class Bench:
         return phases
 
     def _inbox_once(
-        self, db: str, env: dict[str, str], before_stop: Any = None, label: str = "inbox"
+        self,
+        db: str,
+        env: dict[str, str],
+        before_stop: Any = None,
+        label: str = "inbox",
+        plan: scenarios.Plan | None = None,
+        deliverer: bool = False,
     ) -> dict[str, Any]:
+        """``deliverer``: also run ``tutorhub-messaging deliver`` (with ``env``) beside the service."""
+        plan = plan or self.plan
         url = self.databases.create(db)
-        rooms = new_rooms(self.plan.inbox_rooms)
+        rooms = new_rooms(plan.inbox_rooms)
         seed_rooms(url, rooms)
         server = start_service(self.procs, url, self.secret, {**self.service_env, **env})
+        delivery = start_deliverer(self.procs, url, self.secret, env) if deliverer else None
         profilers: list[subprocess.Popen[Any]] = []
 
         def start_profiler() -> None:
             if self.profile:
                 profilers.append(profile_process(self.procs, server.pid, f"{label}-{db}"))
 
-        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, self.plan, start_profiler)
+        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, plan, start_profiler)
         for profiler in profilers:
             finish_profile(self.procs, profiler)
+        result["rates"] = list(plan.rates)
         if before_stop is not None:
             result.update(before_stop(url))
+        if delivery is not None:
+            used = cpu_seconds(delivery.pid)
+            result["deliverer_cpu_us_per_message"] = 1e6 * used / max(1, result["sent"])
+            self.procs.stop(delivery.process)
         self.procs.stop(server.process)
         result["stored"] = scenarios.count_messages(url)
         return result
 
     def _webhook_runs(self, db: str) -> dict[str, Any]:
-        """Inbox traffic with webhooks off, then on (a local receiver), in this one run."""
+        """Inbox traffic with webhooks off, then on (a local receiver) delivered by the service
+        processes, then on delivered by a ``deliver`` process: all in this one run."""
+        plan = dataclasses.replace(self.plan, rates=self.plan.webhook_rates or self.plan.rates)
         _log(f"service on {db}: inbox, webhooks off")
-        off = self._inbox_once(db, {}, label="webhooks-off")
+        results = {"off": self._inbox_once(db, {}, label="webhooks-off", plan=plan)}
+        for key, separate in (("on", False), ("separate", True)):
+            _log(f"service on {db}: inbox, webhooks on ({'deliver process' if separate else 'inline'})")
+            results[key] = self._webhooks_on(db, plan, separate=separate)
+        return results
+
+    def _webhooks_on(self, db: str, plan: scenarios.Plan, *, separate: bool) -> dict[str, Any]:
         receiver = start_webhook_receiver(self.procs)
         env = {
             "MESSAGING_WEBHOOK_URLS": json.dumps([receiver.url]),
             "MESSAGING_WEBHOOK_SECRET": secrets.token_urlsafe(24),
+            "MESSAGING_WEBHOOK_DELIVERY": "separate" if separate else "inline",
         }
 
         def drain(url: str) -> dict[str, Any]:
@@ -263,10 +288,11 @@ class Bench:
                 "drain_seconds": time.monotonic() - started,
             }
 
-        _log(f"service on {db}: inbox, webhooks on")
-        on = self._inbox_once(db, env, drain, label="webhooks-on")
-        self.procs.stop(receiver.process)
-        return {"off": off, "on": on}
+        label = "webhooks-separate" if separate else "webhooks-on"
+        try:
+            return self._inbox_once(db, env, drain, label=label, plan=plan, deliverer=separate)
+        finally:
+            self.procs.stop(receiver.process)
 
     def run(self) -> list[str]:
         lines = ["# Benchmark results", "", *_machine(), ""]

@@ -36,6 +36,8 @@ class Plan:
     history_sizes: tuple[int, ...]
     history_joins: int
     inbox_calls: int
+    # The webhooks on/off comparison: a finer ladder, so a ratio near 0.9 can be told apart.
+    webhook_rates: tuple[int, ...] = ()
 
 
 def _ladder(start: int, stop: int, factor: float) -> tuple[int, ...]:
@@ -58,6 +60,7 @@ FULL = Plan(
     history_sizes=(10_000, 1_000_000),
     history_joins=300,
     inbox_calls=200,
+    webhook_rates=_ladder(600, 6_000, 1.07),
 )
 
 QUICK = Plan(

@@ -140,9 +140,10 @@ def create_app(settings: Settings | None = None) -> Any:
         settings = get_settings()
         configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     context = build_context(settings)
-    webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
-    context.on_startup.append(webhooks.start)
-    context.on_shutdown.append(webhooks.stop)
+    if settings.webhook_delivery == "inline":
+        webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
+        context.on_startup.append(webhooks.start)
+        context.on_shutdown.append(webhooks.stop)
     api = create_fastapi(context)
     sio = build_hub(context)
     install_pruning(context)

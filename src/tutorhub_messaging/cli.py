@@ -1,4 +1,4 @@
-"""The ``tutorhub-messaging`` command: ``serve``, ``migrate`` and ``token``."""
+"""The ``tutorhub-messaging`` command: ``serve``, ``deliver``, ``migrate``, ``demo`` and ``token``."""
 
 from __future__ import annotations
 
@@ -146,6 +146,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
         _fail(str(exc), status=3)
 
 
+def cmd_deliver(args: argparse.Namespace) -> None:
+    import uvloop
+
+    from tutorhub_messaging.outbox.process import deliver_until_stopped
+
+    settings = _settings_or_exit()
+    if not settings.webhook_urls:
+        _fail("nothing to deliver: MESSAGING_WEBHOOK_URLS is empty", status=2)
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    metrics = (args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
+    try:
+        uvloop.run(deliver_until_stopped(settings, metrics=metrics))
+    except OSError as exc:  # the metrics port is taken
+        _fail(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {one_line(exc)}", status=1)
+    finally:
+        stop_logging()
+
+
 def cmd_migrate(_args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
     configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
@@ -279,6 +297,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="seed the demo users first, development mode only (default: no)"
     )
     serve.set_defaults(func=cmd_serve)
+
+    deliver = commands.add_parser(
+        "deliver",
+        help="deliver the webhooks in a process of its own (MESSAGING_WEBHOOK_DELIVERY=separate)",
+        description=(
+            "Deliver the outbox to MESSAGING_WEBHOOK_URLS and prune it, until SIGTERM or SIGINT. "
+            "Run it beside service processes started with MESSAGING_WEBHOOK_DELIVERY=separate; "
+            "several may run at once."
+        ),
+    )
+    deliver.add_argument(
+        "--metrics-port",
+        type=_port,
+        metavar="PORT",
+        help="serve this process's counters at /metrics on this port (default: none)",
+    )
+    deliver.add_argument(
+        "--metrics-host", default="127.0.0.1", help="address for --metrics-port (default: %(default)s)"
+    )
+    deliver.set_defaults(func=cmd_deliver)
 
     migrate = commands.add_parser(
         "migrate",

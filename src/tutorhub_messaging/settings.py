@@ -7,7 +7,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     webhook_retry_budget_seconds: PositiveFloat = 86_400.0
     webhook_backoff_initial_seconds: PositiveFloat = 1.0
     webhook_backoff_max_seconds: PositiveFloat = 600.0
+    # "inline": every service process delivers; "separate": only `tutorhub-messaging deliver` does.
+    webhook_delivery: Literal["inline", "separate"] = "inline"
     # Rooms whose events are in flight per endpoint and process (one request per room at a time).
     webhook_concurrency: PositiveInt = 32
     # How many of a room's pending events one lease takes; they are sent one after another.

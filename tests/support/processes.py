@@ -1,4 +1,5 @@
-"""Real service processes (``tutorhub-messaging serve``) for the scale-out and fault tests."""
+"""Real service processes (``tutorhub-messaging serve``, and ``deliver``) for the scale-out and fault
+tests."""
 
 from __future__ import annotations
 
@@ -27,6 +28,15 @@ class ServiceProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    # The command and what answers 200 once it is up.
+    command: tuple[str, ...] = ("serve", "--no-migrate")
+    ready_path: str = "/health"
+
+    @classmethod
+    def deliver(cls, env: Mapping[str, str]) -> ServiceProcess:
+        """``tutorhub-messaging deliver``, its counters served on ``url``/metrics."""
+        return cls(env, command=("deliver",), ready_path="/metrics")
+
     async def start(self) -> None:
         environment = {
             **os.environ,
@@ -34,15 +44,15 @@ class ServiceProcess:
             "MESSAGING_LOG_LEVEL": "WARNING",
             **self.env,
         }
+        port_option = "--port" if self.command[0] == "serve" else "--metrics-port"
         self.process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
             [
                 sys.executable,
                 "-m",
                 "tutorhub_messaging",
-                "serve",
-                "--port",
+                *self.command,
+                port_option,
                 str(self.port),
-                "--no-migrate",
                 *self.args,
             ],
             env=environment,
@@ -54,12 +64,12 @@ class ServiceProcess:
                 if self.process.poll() is not None:
                     raise RuntimeError(self._output())
                 try:
-                    if (await client.get(self.url + "/health", timeout=1)).status_code == 200:
+                    if (await client.get(self.url + self.ready_path, timeout=1)).status_code == 200:
                         return
                 except httpx.TransportError:
                     pass
                 await asyncio.sleep(0.05)
-        raise RuntimeError("service did not start:\n" + self._output())
+        raise RuntimeError(f"{self.command[0]} did not start:\n" + self._output())
 
     def _output(self) -> str:
         if self.process is None or self.process.stderr is None:
