@@ -18,6 +18,7 @@ from tests.support.databases import throwaway_database
 from tests.support.live import live_server
 from tests.support.sockets import Sockets
 from tests.support.users import TEST_SECRET, User
+from tests.support.webhooks import Receiver
 from tutorhub_messaging.app import create_app
 from tutorhub_messaging.db.migrate import upgrade
 from tutorhub_messaging.db.models import Base
@@ -116,3 +117,12 @@ def super_admin() -> User:
 @pytest.fixture
 def stranger() -> User:
     return User("student", fullname="Stranger")
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A real webhook receiver on a loopback port (tests.support.webhooks)."""
+    r = Receiver()
+    await r.start()
+    yield r
+    await r.stop()

@@ -37,14 +37,6 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "integration.md"
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
 async def second_receiver() -> AsyncIterator[Receiver]:
     r = Receiver()
     await r.start()

@@ -219,6 +219,7 @@ command-line options cover only how and where to run."""
 EPILOG = """\
 examples:
   tutorhub-messaging serve --host 0.0.0.0 --port 8080
+  tutorhub-messaging deliver --metrics-port 9101
   tutorhub-messaging migrate
   tutorhub-messaging demo
   tutorhub-messaging token --role tutor --fullname "Tara Tutor"

@@ -24,14 +24,6 @@ SEPARATE = {"MESSAGING_WEBHOOK_DELIVERY": "separate", "MESSAGING_MESSAGE_RATE_PE
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
-
-
-@pytest.fixture
 async def deliverers() -> AsyncIterator[list[ServiceProcess]]:
     """``deliver`` processes the test starts (append them); all stopped at the end."""
     started: list[ServiceProcess] = []

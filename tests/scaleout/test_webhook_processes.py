@@ -5,11 +5,9 @@ database and Redis (every event delivered, each by one process: none twice, room
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.scaleout.conftest import ProcessFactory, start_two
 from tests.support.events import received_per_room, room_order
@@ -17,14 +15,6 @@ from tests.support.hub_rooms import create_room
 from tests.support.processes import ServiceProcess
 from tests.support.users import User
 from tests.support.webhooks import Receiver, webhook_env
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    r = Receiver()
-    await r.start()
-    yield r
-    await r.stop()
 
 
 async def _rooms(app: Any, count: int) -> list[tuple[str, User]]:
