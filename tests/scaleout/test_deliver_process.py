@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -23,17 +23,36 @@ from tests.support.webhooks import Receiver, webhook_env
 SEPARATE = {"MESSAGING_WEBHOOK_DELIVERY": "separate", "MESSAGING_MESSAGE_RATE_PER_MINUTE": "100000"}
 
 
+Deliverer = Callable[[], Awaitable[ServiceProcess]]
+
+
 @pytest.fixture
-async def deliverers() -> AsyncIterator[list[ServiceProcess]]:
-    """``deliver`` processes the test starts (append them); all stopped at the end."""
+async def deliverer(database_url: str, receiver: Receiver) -> AsyncIterator[Deliverer]:
+    """Starts ``deliver`` processes for the receiver; all stopped at the end."""
     started: list[ServiceProcess] = []
-    yield started
+
+    async def start() -> ServiceProcess:
+        process = ServiceProcess.deliver({"MESSAGING_DATABASE_URL": database_url, **webhook_env(receiver)})
+        started.append(process)
+        await process.start()
+        return process
+
+    yield start
     for process in started:
         process.stop()
 
 
-def _deliver(database_url: str, receiver: Receiver) -> ServiceProcess:
-    return ServiceProcess.deliver({"MESSAGING_DATABASE_URL": database_url, **webhook_env(receiver)})
+async def _outbox_written_by_a_separate_service(
+    app: Any, processes: ProcessFactory, receiver: Receiver
+) -> tuple[ServiceProcess, dict[str, list[str]]]:
+    """A service with ``separate`` delivery that stored 5 messages in each of 4 rooms, and each
+    room's event ids."""
+    service = processes(**webhook_env(receiver), **SEPARATE)
+    await service.start()
+    await _chat(app, service, rooms=4, per_room=5)
+    expected = await room_order(app)
+    assert sum(len(ids) for ids in expected.values()) == 20
+    return service, expected
 
 
 async def _chat(app: Any, service: ServiceProcess, rooms: int, per_room: int) -> None:
@@ -58,64 +77,43 @@ def _metric(text: str, line_start: str) -> float:
 
 
 async def test_the_service_only_writes_and_the_deliver_process_sends_everything_in_room_order(
-    app: Any,
-    processes: ProcessFactory,
-    database_url: str,
-    receiver: Receiver,
-    deliverers: list[ServiceProcess],
+    app: Any, processes: ProcessFactory, receiver: Receiver, deliverer: Deliverer
 ) -> None:
-    service = processes(**webhook_env(receiver), **SEPARATE)
-    await service.start()
-    await _chat(app, service, rooms=4, per_room=5)
-    expected = await room_order(app)
+    service, expected = await _outbox_written_by_a_separate_service(app, processes, receiver)
     all_ids = {event_id for ids in expected.values() for event_id in ids}
-    assert len(all_ids) == 20
     await asyncio.sleep(1.0)  # the service's own poll interval here is 0.05 s: it would have sent
     assert receiver.requests == []
 
-    deliverer = _deliver(database_url, receiver)
-    deliverers.append(deliverer)
-    await deliverer.start()
+    sender = await deliverer()
 
     await receiver.wait_until(lambda: receiver.delivered_ids() >= all_ids, within=30)
     assert sorted(event["id"] for event in receiver.delivered) == sorted(all_ids)
     assert received_per_room(receiver.delivered, expected) == expected
     async with httpx.AsyncClient() as client:
-        metrics = (await client.get(deliverer.url + "/metrics")).text
+        metrics = (await client.get(sender.url + "/metrics")).text
         service_metrics = (await client.get(service.url + "/metrics")).text
     attempts = 'messaging_webhook_attempts_total{outcome="delivered"}'
     assert _metric(metrics, attempts) == 20
     assert _metric(service_metrics, attempts) == 0
 
-    assert deliverer.process is not None
-    deliverer.process.send_signal(signal.SIGTERM)
-    assert await asyncio.to_thread(deliverer.process.wait, 15) == 0
+    assert sender.process is not None
+    sender.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(sender.process.wait, 15) == 0
 
 
 async def test_a_deliver_process_killed_mid_dispatch_is_replaced_and_nothing_is_lost(
-    app: Any,
-    processes: ProcessFactory,
-    database_url: str,
-    receiver: Receiver,
-    deliverers: list[ServiceProcess],
+    app: Any, processes: ProcessFactory, receiver: Receiver, deliverer: Deliverer
 ) -> None:
-    service = processes(**webhook_env(receiver), **SEPARATE)
-    await service.start()
-    await _chat(app, service, rooms=4, per_room=5)
-    expected = await room_order(app)
+    _, expected = await _outbox_written_by_a_separate_service(app, processes, receiver)
     all_ids = {event_id for ids in expected.values() for event_id in ids}
     receiver.delay = 0.3  # dispatch is still going on when the process dies
-    doomed = _deliver(database_url, receiver)
-    deliverers.append(doomed)
-    await doomed.start()
+    doomed = await deliverer()
     await receiver.wait_until(lambda: len(receiver.delivered) >= 3)
 
     doomed.kill()
     assert len(receiver.delivered_ids()) < 20
     receiver.delay = 0.0
-    replacement = _deliver(database_url, receiver)
-    deliverers.append(replacement)
-    await replacement.start()
+    await deliverer()
 
     await receiver.wait_until(lambda: receiver.delivered_ids() >= all_ids, within=30)
     assert receiver.delivered_ids() == all_ids
