@@ -11,9 +11,11 @@ relay and a bare Node socket.io relay, and writes a markdown report to stdout an
 ``bench/results/<timestamp>.md``. Every process and database it creates is removed on exit,
 Ctrl-C included. See BENCHMARKS.md.
 
-``webhooks``: the inbox ladder twice in one run, on fresh databases, with webhooks off and then on
-(every event POSTed to a local receiver that answers 204); the report gives the ratio of the
-sustained rates (target ≥ 0.9x) and checks that every event written was delivered.
+``webhooks``: the inbox ladder three times in one run, on fresh databases (a finer ladder than
+``inbox``): webhooks off, then on (every event POSTed to a local receiver that answers 204) sent
+by the service process, then sent by a ``tutorhub-messaging deliver`` process; the report gives
+the ratios of the sustained rates (target ≥ 0.9x) and checks that every event written was
+delivered.
 
 ``abuse`` (a bystander's latency and the service's memory under five attacks) runs only when named
 in ``--only``.
@@ -239,6 +241,8 @@ class Bench:
         def start_profiler() -> None:
             if self.profile:
                 profilers.append(profile_process(self.procs, server.pid, f"{label}-{db}"))
+                if delivery is not None:
+                    profilers.append(profile_process(self.procs, delivery.pid, f"{label}-deliver-{db}"))
 
         result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, plan, start_profiler)
         for profiler in profilers:
