@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,10 @@ class Bench:
         if delivery is not None:
             used = cpu_seconds(delivery.pid)
             result["deliverer_cpu_us_per_message"] = 1e6 * used / max(1, result["sent"])
+            result["attempts"] = _attempts(delivery.url + "/metrics")
             self.procs.stop(delivery.process)
+        elif "MESSAGING_WEBHOOK_URLS" in env:
+            result["attempts"] = _attempts(server.url + "/metrics")
         self.procs.stop(server.process)
         result["stored"] = scenarios.count_messages(url)
         return result
@@ -326,6 +330,18 @@ class Bench:
                 label = "SQLite, one process" if db == "sqlite" else "PostgreSQL + Redis"
                 lines += [*abuse_report.abuse_section(label, service["abuse"]), ""]
         return lines
+
+
+def _attempts(metrics_url: str) -> dict[str, int]:
+    """Webhook attempts by outcome, from a process's /metrics."""
+    prefix = 'messaging_webhook_attempts_total{outcome="'
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        line[len(prefix) :].split('"', 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+        for line in text.splitlines()
+        if line.startswith(prefix)
+    }
 
 
 def main() -> int:
