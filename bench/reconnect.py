@@ -19,6 +19,8 @@ its recipient is away is lost there, which the table shows as is.
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -110,6 +112,8 @@ def run_reconnect(
         load.send(f"ready {time.time() * 1000:.0f}")
         result = load.next_record()
         load.finish()
+        details = {key: result.get(key) for key in ("errorCodes", "unconfirmed", "duplicates")}
+        print(f"{server.name}: {json.dumps(details)}", file=sys.stderr, flush=True)
     finally:
         path.unlink(missing_ok=True)
     return result, server

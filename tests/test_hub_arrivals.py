@@ -69,3 +69,41 @@ async def test_only_the_watched_room_and_namespace_are_kept_and_a_skipped_socket
     await runtime.to_room(room, MESSAGE_ARRIVED, arrival(room, "unwatched"))
     assert watch.missed == []
     await hub.quiet()
+
+
+@pytest.mark.parametrize(
+    "settings_overrides", [IN_MEMORY, THROUGH_REDIS], indirect=True, ids=["memory", "redis"]
+)
+async def test_a_late_broadcast_of_a_message_the_history_held_skips_the_socket_once(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    room = await create_room(app, student, tutor)
+    socket = await hub.connect(tutor)
+    runtime = app.context.hub_control.hub
+    connection = runtime.connections[socket.sid]
+
+    runtime.arrivals.hold(connection.namespace, room, connection.sid, ["in history"], 10.0)
+    await runtime.enter_room(connection, room)
+    await runtime.to_room(room, MESSAGE_ARRIVED, arrival(room, "in history"))
+    await runtime.to_room(room, MESSAGE_ARRIVED, arrival(room, "new"))
+    await runtime.to_room(room, MESSAGE_ARRIVED, arrival(room, "in history"))  # a second one arrives
+
+    assert await socket.next(MESSAGE_ARRIVED) == arrival(room, "new")
+    assert await socket.next(MESSAGE_ARRIVED) == arrival(room, "in history")
+    await hub.quiet()
+
+
+@pytest.mark.parametrize("settings_overrides", [IN_MEMORY], indirect=True)
+async def test_what_a_socket_holds_lapses(app: Any, hub: Sockets, student: User, tutor: User) -> None:
+    room = await create_room(app, student, tutor)
+    socket = await hub.connect(tutor)
+    runtime = app.context.hub_control.hub
+    connection = runtime.connections[socket.sid]
+
+    runtime.arrivals.hold(connection.namespace, room, connection.sid, ["held briefly"], 0.05)
+    await runtime.enter_room(connection, room)
+    await asyncio.sleep(0.1)
+    await runtime.to_room(room, MESSAGE_ARRIVED, arrival(room, "held briefly"))
+
+    assert await socket.next(MESSAGE_ARRIVED) == arrival(room, "held briefly")
+    await hub.quiet()

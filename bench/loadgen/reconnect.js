@@ -60,6 +60,8 @@ const received = new Map(); // key -> arrivals at the recipient
 let stopAt = null;
 let readyAt = null;
 let errors = 0;
+const errorCodes = {};
+const arrivals = new Map(); // key -> how each arrival came, for the duplicates' report
 let connectErrors = 0;
 // Rejoins after the stop: what is asked and answered, and when some were outstanding.
 let rejoinsAsked = 0;
@@ -89,7 +91,7 @@ function confirm(user, key) {
   user.unconfirmed.delete(key);
 }
 
-function arrived(user, room, message) {
+function arrived(user, room, message, how) {
   if (message?.id) room.lastId = message.id;
   const key = keyOf(message?.content?.body);
   if (key === null) return;
@@ -98,6 +100,8 @@ function arrived(user, room, message) {
     return;
   }
   received.set(key, (received.get(key) ?? 0) + 1);
+  if (!arrivals.has(key)) arrivals.set(key, []);
+  arrivals.get(key).push(`${how}@${stopAt === null ? "before" : now() - stopAt}`);
 }
 
 function flush(user) {
@@ -182,16 +186,17 @@ function wire(user) {
     if (!room) return;
     // Newest first without `after`, oldest first with it: either way every message counts once.
     const ordered = room.lastId ? messages : [...messages].reverse();
-    for (const message of ordered) arrived(user, room, message);
+    for (const message of ordered) arrived(user, room, message, "history");
     room.joined = true;
     flush(user);
   });
   socket.on("hub:messageArrived", ({ roomId, message }) => {
     const room = roomOf(user, roomId);
-    if (room) arrived(user, room, message);
+    if (room) arrived(user, room, message, "live");
   });
   socket.on("hub:error", (payload) => {
     errors += 1;
+    errorCodes[payload?.code] = (errorCodes[payload?.code] ?? 0) + 1;
     const room = payload?.roomId ? roomOf(user, payload.roomId) : null;
     // A refused join is asked again a second later (a rate limit, a server still starting).
     if (room && !room.joined && payload.code !== "NOT_JOINED") {
@@ -274,6 +279,7 @@ async function main() {
   let gapMessages = 0;
   let gapLost = 0;
   let gapDuplicated = 0;
+  const duplicates = [];
   for (const [key, { at }] of generated) {
     const count = received.get(key) ?? 0;
     const inGap = at >= stopAt && at <= gapEnd;
@@ -283,6 +289,7 @@ async function main() {
       if (inGap) gapLost += 1;
     } else if (count > 1) {
       duplicated += 1;
+      if (duplicates.length < 10) duplicates.push({ key, generatedAt: at - stopAt, arrivals: arrivals.get(key) });
       if (inGap) gapDuplicated += 1;
     }
   }
@@ -310,7 +317,10 @@ async function main() {
     gapDuplicated,
     drained,
     errors,
+    errorCodes,
     connectErrors,
+    unconfirmed: users.reduce((sum, user) => sum + user.unconfirmed.size + user.outbox.length, 0),
+    duplicates,
   });
   for (const user of users) {
     user.socket.io.reconnection(false);

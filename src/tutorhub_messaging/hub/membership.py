@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tutorhub_messaging.errors import Forbidden, NotJoined, RoomNotEligible
-from tutorhub_messaging.hub.history import read_history
+from tutorhub_messaging.hub.history import RECENT_SECONDS, read_history
 from tutorhub_messaging.hub.protocol import (
     BLOCKED,
     ERROR,
@@ -40,7 +40,8 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
 
     Two things may land while the join is in flight, and neither is missed:
     - a message stored after the history was read: its broadcast is kept for the socket until it
-      is in the room (``hub.arrivals``), then delivered once, unless the history held it;
+      is in the room (``hub.arrivals``), then delivered once, unless the history held it; and the
+      broadcast of one the history holds, if it comes later, skips the socket;
     - a block or a closing: it counts a removal in the hub state before it looks for the room's
       sockets. If the count moved between the checks and the socket being in the room, the join
       reads moderation and the room once more (``_settle_join``); if it moves later, the removal
@@ -85,7 +86,9 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
             if await hub.state.leave(connection.sid, room_id) is not None:
                 ROOMS_JOINED.dec()
             return OK
-        # Entered only now, so no live message can reach the client before hub:joined/hub:history.
+        # Entered only now, so no live message can reach the client before hub:joined/hub:history;
+        # and a broadcast still on its way of a message the history holds will skip it.
+        hub.arrivals.hold(connection.namespace, room_id, connection.sid, history.recent, RECENT_SECONDS)
         await hub.enter_room(connection, room_id)
     if entry.first_of_user:
         presence: dict[str, Any] = {"event": "joined", "roomId": room_id, "user": member.as_user()}
