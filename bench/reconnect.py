@@ -112,7 +112,20 @@ def run_reconnect(
         load.send(f"ready {time.time() * 1000:.0f}")
         result = load.next_record()
         load.finish()
-        details = {key: result.get(key) for key in ("errorCodes", "unconfirmed", "duplicates")}
+        details = {
+            key: result.get(key)
+            for key in (
+                "allBack",
+                "rejoins",
+                "everyRoom",
+                "stopToAllBackMs",
+                "drained",
+                "connectErrors",
+                "errorCodes",
+                "unconfirmed",
+                "duplicates",
+            )
+        }
         print(f"{server.name}: {json.dumps(details)}", file=sys.stderr, flush=True)
     finally:
         path.unlink(missing_ok=True)

@@ -8,7 +8,7 @@
 // A message is generated for one (user, room) at the offered rate and waits in that user's outbox
 // until its socket is connected and has rejoined the room; it is then sent with `hub:send` and a
 // `clientMessageId`, and it is confirmed by its ack, by its echo in the room, or by its presence in
-// a `hub:history`. A disconnect puts every unconfirmed message back in the outbox: it is sent again
+// a `hub:history`; one the server refuses is sent again a second later. A disconnect puts every unconfirmed message back in the outbox: it is sent again
 // after the rejoin with the same `clientMessageId` (a server that stored it answers with the stored
 // message and broadcasts nothing new). The recipient counts what arrives, live or in a history.
 //
@@ -119,7 +119,15 @@ function flush(user) {
       "hub:send",
       { roomId: room.roomId, messageType: "text", content: { body: `r ${message.key}` }, clientMessageId: message.key },
       (ack) => {
-        if (ack?.success) confirm(user, message.key);
+        if (ack?.success) {
+          confirm(user, message.key);
+        } else if (ack && user.unconfirmed.delete(message.key)) {
+          // Refused (the server busy, or the room not joined yet): sent again a second later.
+          setTimeout(() => {
+            user.outbox.push(message);
+            flush(user);
+          }, 1000);
+        }
       },
     );
   }
@@ -202,6 +210,7 @@ function wire(user) {
     if (room && !room.joined && payload.code !== "NOT_JOINED") {
       setTimeout(() => {
         if (socket.connected && !room.joined) {
+          const roomId = room.roomId;
           socket.emit("hub:join", room.lastId ? { roomId, after: room.lastId } : { roomId });
         }
       }, 1000);
