@@ -112,12 +112,22 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
 
 def start_service(
-    procs: Processes, database_url: str, secret: str, extra_env: dict[str, str], log_path: Path | None = None
+    procs: Processes,
+    database_url: str,
+    secret: str,
+    extra_env: dict[str, str],
+    log_path: Path | None = None,
+    port: int | None = None,
 ) -> Server:
-    """``log_path``: the service's output goes to that file instead of this command's own."""
-    port = free_port()
+    """``log_path``: the service's output goes to that file instead of this command's own;
+    ``port``: the one to listen on (a restart), else a free one."""
+    port = port or free_port()
     env = {
         "MESSAGING_DATABASE_URL": database_url,
         "MESSAGING_JWT_SECRET": secret,
@@ -152,24 +162,24 @@ def start_deliverer(procs: Processes, database_url: str, secret: str, extra_env:
     return Server("deliver", url, "", process)
 
 
-def start_python_relay(procs: Processes) -> Server:
-    return _python_relay(procs, "python-socketio relay", [])
+def start_python_relay(procs: Processes, port: int | None = None) -> Server:
+    return _python_relay(procs, "python-socketio relay", [], port)
 
 
-def start_gc_tuned_python_relay(procs: Processes) -> Server:
-    return _python_relay(procs, "python-socketio relay, GC tuned", ["--gc-tuned"])
+def start_gc_tuned_python_relay(procs: Processes, port: int | None = None) -> Server:
+    return _python_relay(procs, "python-socketio relay, GC tuned", ["--gc-tuned"], port)
 
 
-def _python_relay(procs: Processes, name: str, options: list[str]) -> Server:
-    port = free_port()
+def _python_relay(procs: Processes, name: str, options: list[str], port: int | None) -> Server:
+    port = port or free_port()
     process = procs.start([sys.executable, str(BENCH_DIR / "relay_py.py"), str(port), *options])
     url = f"http://127.0.0.1:{port}"
     wait_http_ok(url + "/health", timeout=30, process=process)
     return Server(name, url, "/hub/chat", process)
 
 
-def start_node_relay(procs: Processes) -> Server:
-    port = free_port()
+def start_node_relay(procs: Processes, port: int | None = None) -> Server:
+    port = port or free_port()
     process = procs.start(["node", str(LOADGEN_DIR / "relay.js"), str(port)], cwd=LOADGEN_DIR)
     url = f"http://127.0.0.1:{port}"
     wait_http_ok(url + "/health", timeout=30, process=process)
@@ -244,8 +254,11 @@ class LoadGenerator:
         raise RuntimeError(f"load generator ended early (exit {self.process.wait()})")
 
     def release(self) -> None:
+        self.send("go")
+
+    def send(self, line: str) -> None:
         assert self.process.stdin is not None
-        self.process.stdin.write("go\n")
+        self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
 
     def finish(self, timeout: float = 120) -> None:

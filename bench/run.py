@@ -1,7 +1,8 @@
 """Benchmarks of the messaging service, side by side with two bare relays.
 
     python bench/run.py --db sqlite|postgres|both [--quick | --smoke]
-                        [--only inbox,capacity,history,webhooks,abuse] [--attacks slow-reader,...]
+                        [--only inbox,capacity,history,webhooks,abuse,reconnect]
+                        [--attacks slow-reader,...]
                         [--no-baselines]
 
 Starts the real ``tutorhub-messaging serve`` on loopback against a fresh database (a temp SQLite
@@ -17,8 +18,9 @@ by the service process, then sent by a ``tutorhub-messaging deliver`` process; t
 the ratios of the sustained rates (target ≥ 0.9x) and checks that every event written was
 delivered.
 
-``abuse`` (a bystander's latency and the service's memory under five attacks) runs only when named
-in ``--only``.
+``abuse`` (a bystander's latency and the service's memory under five attacks) and ``reconnect``
+(the server restarted under 5,000 users in 4 rooms each: time until every socket is back in every
+room, every message exactly once; see ``reconnect.py``) run only when named in ``--only``.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import abuse
 import abuse_report
+import reconnect
 import report
 import scenarios
 from procs import (
@@ -62,11 +65,11 @@ from procs import (
     start_service,
     start_webhook_receiver,
 )
-from seed import Databases, new_rooms, seed_history, seed_rooms
+from seed import Databases, new_rooms, seed_conversations, seed_history, seed_rooms
 
 RATE_LIMIT_FOR_BENCH = 1_000_000
 DEFAULT_SCENARIOS = ("inbox", "capacity", "history", "webhooks")
-SCENARIOS = (*DEFAULT_SCENARIOS, "abuse")
+SCENARIOS = (*DEFAULT_SCENARIOS, "abuse", "reconnect")
 # After the ladder with webhooks on, how long the receiver may take to get every event.
 WEBHOOK_DRAIN_SECONDS = 180
 
@@ -116,6 +119,13 @@ class Bench:
         self.abuse_plan = (
             abuse.ABUSE_SMOKE if args.smoke else abuse.ABUSE_QUICK if args.quick else abuse.ABUSE_FULL
         )
+        self.reconnect_plan = (
+            reconnect.RECONNECT_SMOKE
+            if args.smoke
+            else reconnect.RECONNECT_QUICK
+            if args.quick
+            else reconnect.RECONNECT_FULL
+        )
         if args.attacks:
             self.abuse_plan = dataclasses.replace(self.abuse_plan, attacks=tuple(args.attacks.split(",")))
         self.only = set(args.only.split(",")) if args.only else set(DEFAULT_SCENARIOS)
@@ -150,6 +160,49 @@ class Bench:
                     )
                 self.procs.stop(server.process)
         return results
+
+    def _reconnect_relay_runs(self) -> dict[str, dict[str, Any]]:
+        results: dict[str, dict[str, Any]] = {}
+        for start in (start_python_relay, start_node_relay):
+            server = start(self.procs)
+            _log(f"{server.name}: reconnect")
+
+            def restart(old: Server, start: Any = start) -> Server:
+                self.procs.stop(old.process)
+                return start(self.procs, old.port)  # type: ignore[no-any-return]
+
+            users = reconnect.pair_users(self.reconnect_plan.users)
+            result, server = reconnect.run_reconnect(
+                self.procs, server, restart, users, self.tokens, self.reconnect_plan
+            )
+            results[server.name] = result
+            self.procs.stop(server.process)
+        return results
+
+    def _reconnect_run(self, db: str) -> dict[str, Any]:
+        """The service on ``db`` (PostgreSQL with Redis, as several processes would run it)."""
+        url = self.databases.create(db)
+        users = reconnect.pair_users(self.reconnect_plan.users)
+        seed_conversations(url, [(room, 1) for room in users.rooms])
+        extra_env, redis_prefix = abuse.service_env(db)
+        env = {**self.service_env, **extra_env}
+        try:
+            server = start_service(self.procs, url, self.secret, env)
+            _log(f"service on {db}{' + Redis' if redis_prefix else ''}: reconnect")
+
+            def restart(old: Server) -> Server:
+                self.procs.stop(old.process)
+                return start_service(self.procs, url, self.secret, env, port=old.port)
+
+            result, server = reconnect.run_reconnect(
+                self.procs, server, restart, users, self.tokens, self.reconnect_plan
+            )
+            self.procs.stop(server.process)
+        finally:
+            if redis_prefix is not None:
+                abuse.delete_redis_keys(redis_prefix)
+        result["stored"] = scenarios.count_messages(url)
+        return result
 
     def _service(self, db: str, url: str) -> Server:
         return start_service(self.procs, url, self.secret, self.service_env)
@@ -199,6 +252,8 @@ class Bench:
                 self.procs.stop(server.process)
         if "abuse" in self.only:
             results["abuse"] = self._abuse_run(db)
+        if "reconnect" in self.only:
+            results["reconnect"] = self._reconnect_run(db)
         return results
 
     def _abuse_run(self, db: str) -> list[dict[str, Any]]:
@@ -310,8 +365,11 @@ class Bench:
             lines += [*report.plan_section(self.plan, RATE_LIMIT_FOR_BENCH)[2:]]
         if "abuse" in self.only:
             lines += abuse_report.abuse_plan_section(self.abuse_plan)
+        if "reconnect" in self.only:
+            lines += reconnect.plan_lines(self.reconnect_plan)
         lines.append("")
         baselines = self._relay_runs() if self.baselines else {"inbox": {}, "capacity": {}}
+        relays = self._reconnect_relay_runs() if self.baselines and "reconnect" in self.only else {}
         for db in self.dbs:
             service = self._service_runs(db)
             name = f"service ({db})"
@@ -329,6 +387,11 @@ class Bench:
             if "abuse" in service:
                 label = "SQLite, one process" if db == "sqlite" else "PostgreSQL + Redis"
                 lines += [*abuse_report.abuse_section(label, service["abuse"]), ""]
+            if "reconnect" in service:
+                mine = f"service ({'SQLite' if db == 'sqlite' else 'PostgreSQL + Redis'})"
+                runs = {**relays, mine: service["reconnect"]}
+                lines += [*reconnect.reconnect_section(runs, self.reconnect_plan), ""]
+                lines += [*reconnect.reconnect_targets(runs, report.PY_RELAY), ""]
         return lines
 
 

@@ -181,3 +181,14 @@ async def test_redis_unreachable_is_a_clear_unavailable_error() -> None:
     with pytest.raises(Unavailable):
         await state.is_joined("sid", "room")
     await unreachable.aclose()
+
+
+async def test_evictions_and_closings_are_counted_as_removals_hub_wide(make_state) -> None:
+    state, other = make_state(), make_state()
+    before = await state.removals()
+    await state.join(await connect(state, "alice"), "room", member("alice"))
+    await state.evict("room", "alice")
+    await state.evict("room", "nobody")  # finds no socket, but a join in flight must look again
+    await other.begin_removal()
+    assert await state.removals() == before + 3
+    assert await other.removals() == before + 3

@@ -11,7 +11,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
@@ -41,8 +41,21 @@ from tutorhub_messaging.settings import Environment, SessionStore, Settings, get
 log = logging.getLogger(__name__)
 
 
+def _redis(settings: Settings) -> Redis | None:
+    """A reconnect storm makes thousands of Redis calls at once: past the pool's size they wait
+    for a free connection (up to the timeout) instead of failing with "Too many connections"."""
+    if not settings.redis_url:
+        return None
+    pool = BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=settings.redis_pool_timeout_ms / 1000,
+    )
+    return Redis.from_pool(pool)
+
+
 def build_context(settings: Settings) -> AppContext:
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = _redis(settings)
     session_redis = redis if settings.session_store is SessionStore.REDIS else None
     outbox = outbox_options(settings)
     return AppContext(

@@ -23,6 +23,8 @@ class HubClosing:
 
     async def close_room(self, room_id: str) -> None:
         hub = self.hub
+        # Counted before the members are read: a join still in flight then checks again.
+        await hub.state.begin_removal()
         for member in await hub.state.members(room_id):
             for socket in await remove_user(hub, room_id, member.user_id):
                 await hub.to_socket(socket, ERROR, render_error(RoomNotEligible(ROOM_CLOSED), room_id))

@@ -1,30 +1,40 @@
 """What a joining socket is told about a room's past: ``hub:history`` and the catch-up after it.
 
 A join reads the history before the socket enters the Socket.IO room (so no live message can
-reach the client before ``hub:joined``/``hub:history``), then reads once more after entering it:
-anything stored in between is delivered as ``hub:messageArrived`` instead of being lost. The
-anchor is the internal insertion order (``seq``), never a timestamp.
+reach the client before ``hub:joined``/``hub:history``); what is broadcast to the room in between
+is kept for it (``hub.arrivals``) and delivered as ``hub:messageArrived`` once it is in, minus what
+the history already held. With ``after``, the page is read in one statement, the message it
+resumes after included, so a rejoin of a client that holds its history costs one read.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import ChatMessage
+from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.errors import InvalidInput
-from tutorhub_messaging.messages.repository import MessageEditing, MessageRepository
+from tutorhub_messaging.messages.repository import MessageRepository
 from tutorhub_messaging.messages.serializers import message_record
 
 
 @dataclass(frozen=True, slots=True)
 class History:
     records: list[dict[str, Any]]
-    # Catch up on messages stored after this seq once the socket is in the room; None when the
-    # client should page on over REST instead (an ``after`` page that came back full).
-    anchor: int | None
+    # Deliver what was broadcast while the join was in flight; False when the client should page
+    # on over REST instead (an ``after`` page that came back full).
+    catch_up: bool
+    # Messages stored in the last ``RECENT_SECONDS``: their broadcast may still be on its way.
+    recent: list[str] = field(default_factory=list)
+
+    def holds(self, arrival: dict[str, Any]) -> bool:
+        """Whether a ``hub:messageArrived`` payload is a message this history already carries."""
+        message_id = arrival.get("message", {}).get("id")
+        return any(record["id"] == message_id for record in self.records)
 
 
 async def read_history(session: AsyncSession, room_id: str, limit: int, after: str | None) -> History:
@@ -33,26 +43,19 @@ async def read_history(session: AsyncSession, room_id: str, limit: int, after: s
     messages = MessageRepository(session)
     if after is None:
         rows = await messages.latest_for_room(room_id, limit)
-        return History([message_record(r) for r in rows], rows[0].seq if rows else 0)
+        return History([message_record(r) for r in rows], True, _recent(rows))
     # Deleted or not, as over REST: the client may resume after a message deleted since.
-    start = await MessageEditing(session).seq_in_room(room_id, after)
-    if start is None:
+    found = await messages.resume_after(room_id, after, limit)
+    if found is None:
         raise InvalidInput("after must name a message of this room", key="errMsg_afterIsNotValid")
-    rows = await messages.after_in_room(room_id, start, limit)
-    if len(rows) >= limit:
-        return History([message_record(r) for r in rows], None)
-    return History([message_record(r) for r in rows], rows[-1].seq if rows else start)
+    return History([message_record(r) for r in found], len(found) < limit, _recent(found))
 
 
-async def missed_since(session: AsyncSession, room_id: str, anchor: int, limit: int) -> list[ChatMessage]:
-    """Active messages stored after ``anchor``, oldest first."""
-    return await MessageRepository(session).after_in_room(room_id, anchor, limit)
+# How long a stored message's broadcast may take to reach this process, generously: a commit
+# under load, then Redis.
+RECENT_SECONDS = 10.0
 
 
-def arrival_of(message: ChatMessage) -> dict[str, Any]:
-    """A stored message as ``hub:messageArrived`` carries it."""
-    return {
-        "roomId": message.room_id,
-        "sender": {"id": message.sender_id, "fullname": message.sender_name, "avatar": message.sender_avatar},
-        "message": message_record(message),
-    }
+def _recent(rows: list[ChatMessage]) -> list[str]:
+    since = utcnow() - timedelta(seconds=RECENT_SECONDS)
+    return [row.id for row in rows if row.created_at >= since]

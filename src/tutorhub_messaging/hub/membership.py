@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from tutorhub_messaging.errors import Forbidden, NotJoined, RoomNotEligible
-from tutorhub_messaging.hub.history import arrival_of, missed_since, read_history
+from tutorhub_messaging.hub.history import RECENT_SECONDS, read_history
 from tutorhub_messaging.hub.protocol import (
     BLOCKED,
     ERROR,
@@ -36,44 +36,60 @@ ROOM_CLOSED = "This conversation was closed"
 
 
 async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
+    """One unit of work of reads: the room, its moderation and the history page.
+
+    Two things may land while the join is in flight, and neither is missed:
+    - a message stored after the history was read: its broadcast is kept for the socket until it
+      is in the room (``hub.arrivals``), then delivered once, unless the history held it; and the
+      broadcast of one the history holds, if it comes later, skips the socket;
+    - a block or a closing: it counts a removal in the hub state before it looks for the room's
+      sockets. If the count moved between the checks and the socket being in the room, the join
+      reads moderation and the room once more (``_settle_join``); if it moves later, the removal
+      finds the socket in the room itself.
+    """
     request = parse_join(data)
     principal = connection.principal
-    limit = hub.settings.history_on_join
-    async with hub.context.db.unit_of_work() as uow:
-        access = await access_room(uow.session, hub.engine, principal, request.room_id)
-        if not access.permissions.read:
-            raise Forbidden("Your role in this room cannot read it")
-        await check_not_blocked(uow.session, access.room_id, principal.user_id)
-        history = await read_history(uow.session, access.room_id, limit, request.after)
-    room_id = access.room_id
-    if connection.closing:
-        return OK  # the transport went away meanwhile; nothing to join for
-    member = Member(principal.user_id, principal.fullname, principal.avatar, access.hub_role)
-    entry = await hub.state.join(connection.sid, room_id, member)
-    if not entry.already_joined:
-        ROOMS_JOINED.inc()
-    members = await hub.state.members(room_id)
-    await hub.to_socket(
-        connection,
-        JOINED,
-        {
-            "roomId": room_id,
-            "hubRole": access.hub_role,
-            "userInfo": {"fullname": principal.fullname, "avatar": principal.avatar},
-            # Everyone in the room now, the joiner included.
-            "members": [{**m.as_user(), "online": True} for m in members],
-        },
-    )
-    await hub.to_socket(connection, HISTORY, {"roomId": room_id, "messages": history.records})
-    if entry.already_joined:
-        return OK  # already receiving the room's events: no presence, nothing missed
-    if connection.closing:
-        # Gone while being told about the room: undo quietly, the room never saw it arrive.
-        if await hub.state.leave(connection.sid, room_id) is not None:
-            ROOMS_JOINED.dec()
-        return OK
-    # Entered only now, so no live message can reach the client before hub:joined/hub:history.
-    await hub.enter_room(connection, room_id)
+    with hub.arrivals.watch(connection.namespace, request.room_id, connection.sid) as arrivals:
+        removals = await hub.state.removals()
+        async with hub.context.db.unit_of_work() as uow:
+            access = await access_room(uow.session, hub.engine, principal, request.room_id)
+            if not access.permissions.read:
+                raise Forbidden("Your role in this room cannot read it")
+            await check_not_blocked(uow.session, access.room_id, principal.user_id)
+            history = await read_history(
+                uow.session, access.room_id, hub.settings.history_on_join, request.after
+            )
+        room_id = access.room_id
+        if connection.closing:
+            return OK  # the transport went away meanwhile; nothing to join for
+        member = Member(principal.user_id, principal.fullname, principal.avatar, access.hub_role)
+        entry = await hub.state.join(connection.sid, room_id, member)
+        if not entry.already_joined:
+            ROOMS_JOINED.inc()
+        members = await hub.state.members(room_id)
+        await hub.to_socket(
+            connection,
+            JOINED,
+            {
+                "roomId": room_id,
+                "hubRole": access.hub_role,
+                "userInfo": {"fullname": principal.fullname, "avatar": principal.avatar},
+                # Everyone in the room now, the joiner included.
+                "members": [{**m.as_user(), "online": True} for m in members],
+            },
+        )
+        await hub.to_socket(connection, HISTORY, {"roomId": room_id, "messages": history.records})
+        if entry.already_joined:
+            return OK  # already receiving the room's events: no presence, nothing missed
+        if connection.closing:
+            # Gone while being told about the room: undo quietly, the room never saw it arrive.
+            if await hub.state.leave(connection.sid, room_id) is not None:
+                ROOMS_JOINED.dec()
+            return OK
+        # Entered only now, so no live message can reach the client before hub:joined/hub:history;
+        # and a broadcast still on its way of a message the history holds will skip it.
+        hub.arrivals.hold(connection.namespace, room_id, connection.sid, history.recent, RECENT_SECONDS)
+        await hub.enter_room(connection, room_id)
     if entry.first_of_user:
         presence: dict[str, Any] = {"event": "joined", "roomId": room_id, "user": member.as_user()}
         if request.meta is not None:
@@ -82,37 +98,36 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
         await hub.to_room(
             room_id, ONLINE, {"roomId": room_id, "userId": member.user_id}, skip_sid=connection.sid
         )
-    await _settle_join(hub, connection, room_id, history.anchor)
+    if await hub.state.removals() != removals and not await _settle_join(hub, connection, room_id):
+        return OK
+    if not history.catch_up:
+        return OK
+    for arrival in arrivals.missed[: hub.settings.history_on_join]:
+        if not history.holds(arrival):
+            MESSAGES_OUT.inc()
+            await hub.to_socket(connection, MESSAGE_ARRIVED, arrival)
     return OK
 
 
-async def _settle_join(hub: HubRuntime, connection: Connection, room_id: str, anchor: int | None) -> None:
-    """Second look, now that the socket is in the room: a block or a closing that landed while the
-    join was in flight still removes it, and messages stored since the history was read are
-    delivered."""
+async def _settle_join(hub: HubRuntime, connection: Connection, room_id: str) -> bool:
+    """Second look, now that the socket is in the room, when a block or a closing began while the
+    join was in flight: one that landed still removes it. False when it did."""
     async with hub.context.db.unit_of_work() as uow:
         block = (await in_force(uow.session, room_id, connection.principal.user_id)).blocked
         room = await load_conversation(uow.session, room_id)
         eligible = room is not None and hub.engine.is_eligible(room)
-        missed = (
-            []
-            if block is not None or not eligible or anchor is None
-            else await missed_since(uow.session, room_id, anchor, hub.settings.history_on_join)
-        )
-    if block is not None or not eligible:
-        departure = await hub.state.leave(connection.sid, room_id)
-        await hub.leave_room(connection.ref, room_id)
-        if block is not None:
-            await hub.to_socket(connection, BLOCKED, {"roomId": room_id, "reason": block.reason})
-        else:
-            closed = RoomNotEligible(ROOM_CLOSED)
-            await hub.to_socket(connection, ERROR, render_error(closed, room_id))
-        if departure is not None:
-            await announce_departure(hub, departure, connection.sid, offline=False)
-        return
-    for message in missed:
-        MESSAGES_OUT.inc()
-        await hub.to_socket(connection, MESSAGE_ARRIVED, arrival_of(message))
+    if block is None and eligible:
+        return True
+    departure = await hub.state.leave(connection.sid, room_id)
+    await hub.leave_room(connection.ref, room_id)
+    if block is not None:
+        await hub.to_socket(connection, BLOCKED, {"roomId": room_id, "reason": block.reason})
+    else:
+        closed = RoomNotEligible(ROOM_CLOSED)
+        await hub.to_socket(connection, ERROR, render_error(closed, room_id))
+    if departure is not None:
+        await announce_departure(hub, departure, connection.sid, offline=False)
+    return False
 
 
 async def leave(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 import socketio
 
 from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.hub.arrivals import WatchingManager
 from tutorhub_messaging.hub.batching import SendBatcher
 from tutorhub_messaging.hub.budgets import HubBudgeter
 from tutorhub_messaging.hub.engine import HubEngine
@@ -55,6 +56,10 @@ class HubRuntime:
         self.context = context
         self.state = state
         self.notifier = notifier
+        if not isinstance(sio.manager, WatchingManager):
+            raise TypeError("the hub needs a WatchingManager: joins keep what they would miss")
+        # Broadcasts a joining socket would miss before it is in the room (see ``hub.arrivals``).
+        self.arrivals: WatchingManager = sio.manager
         self.engine = HubEngine(context.hub)
         self.connections: dict[str, Connection] = {}
         # hub:send's group commit: sends arriving during a commit share the next one.

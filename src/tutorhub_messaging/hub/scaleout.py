@@ -13,9 +13,8 @@ import asyncio
 import contextlib
 import logging
 
-import socketio
-
 from tutorhub_messaging.context import AppContext
+from tutorhub_messaging.hub.arrivals import WatchingManager, WatchingRedisManager
 from tutorhub_messaging.hub.protocol import OFFLINE, PRESENCE
 from tutorhub_messaging.hub.runtime import HubRuntime
 from tutorhub_messaging.hub.state import Departure, Guardrails, HubState, InMemoryHubState
@@ -25,11 +24,12 @@ from tutorhub_messaging.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def client_manager(settings: Settings) -> socketio.AsyncManager | None:
-    """The pub/sub manager that carries room broadcasts between processes (None: in-memory)."""
+def client_manager(settings: Settings) -> WatchingManager:
+    """The pub/sub manager that carries room broadcasts between processes, or the in-memory one;
+    both keep what a joining socket would miss (``hub.arrivals``)."""
     if not settings.redis_url:
-        return None
-    return socketio.AsyncRedisManager(
+        return WatchingManager()
+    return WatchingRedisManager(
         settings.redis_url,
         channel=settings.redis_prefix + "socketio",
         redis_options={"socket_connect_timeout": 2, "health_check_interval": 15},

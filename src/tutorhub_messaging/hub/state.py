@@ -90,7 +90,14 @@ class HubState(Protocol):
         """Take a socket out of a room; None when it was not in it."""
 
     async def evict(self, room_id: str, user_id: str) -> Eviction:
-        """Take every socket of a user out of a room."""
+        """Take every socket of a user out of a room (a removal, counted as ``begin_removal``)."""
+
+    async def begin_removal(self) -> None:
+        """Count a removal about to start: a closing, before it reads the room's members."""
+
+    async def removals(self) -> int:
+        """Removals counted so far, hub-wide. A join that reads the same number before its checks
+        and once its socket is in the room missed none; otherwise it checks again."""
 
     async def is_joined(self, sid: str, room_id: str) -> bool: ...
 
@@ -124,6 +131,7 @@ class InMemoryHubState:
         # room -> user -> presence; dicts keep insertion order, so members come in join order.
         self._rooms: dict[str, dict[str, _Presence]] = {}
         self._user_rooms: dict[str, set[str]] = {}
+        self._removals = 0
 
     async def add_socket(self, socket: SocketRef, user_id: str) -> None:
         self._sockets[socket.sid] = _Socket(socket, user_id)
@@ -176,6 +184,7 @@ class InMemoryHubState:
         return self._take_out(socket, room_id)
 
     async def evict(self, room_id: str, user_id: str) -> Eviction:
+        self._removals += 1
         presence = self._rooms.get(room_id, {}).get(user_id)
         if presence is None:
             return Eviction([], None)
@@ -183,6 +192,12 @@ class InMemoryHubState:
         for socket in sockets:
             self._take_out(socket, room_id)
         return Eviction([s.ref for s in sockets], presence.member)
+
+    async def begin_removal(self) -> None:
+        self._removals += 1
+
+    async def removals(self) -> int:
+        return self._removals
 
     async def is_joined(self, sid: str, room_id: str) -> bool:
         socket = self._sockets.get(sid)

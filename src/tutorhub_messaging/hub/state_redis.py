@@ -15,6 +15,7 @@ Keys (``p`` is the prefix):
   p roomorder:<room>         zset user -> first join time (members in the order they came)
   p presence:<room>:<user>   set of the user's sids in the room
   p userrooms:<user>         set of rooms the user is present in
+  p removals                 evictions and closings begun, hub-wide (a counter)
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ _EVICT = (
     _TAKE_OUT
     + """
 local p, room, user = ARGV[1], ARGV[2], ARGV[3]
+redis.call('INCR', p..'removals')
 local member = redis.call('HGET', p..'room:'..room, user)
 local out = {member or ''}
 for _, sid in ipairs(redis.call('SMEMBERS', p..'presence:'..room..':'..user)) do
@@ -240,6 +242,18 @@ class RedisHubState:
             SocketRef(_text(pairs[i]), _text(pairs[i + 1])) for i in range(0, len(pairs), 2) if pairs[i + 1]
         ]
         return Eviction(sockets, member)
+
+    async def begin_removal(self) -> None:
+        try:
+            await self.redis.incr(self.prefix + "removals")
+        except RedisError as exc:
+            raise _unavailable() from exc
+
+    async def removals(self) -> int:
+        try:
+            return int(await self.redis.get(self.prefix + "removals") or 0)
+        except RedisError as exc:
+            raise _unavailable() from exc
 
     async def is_joined(self, sid: str, room_id: str) -> bool:
         try:

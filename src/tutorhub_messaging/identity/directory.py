@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.database import UnitOfWork
@@ -45,6 +45,25 @@ def _upsert(dialect: str, keep_known_values: bool) -> Any:
     return stmt.on_conflict_do_update(index_elements=["id"], set_=values)
 
 
+# Whether the directory row and the names conversations cache already say what a token says:
+# its values, and whether any conversation of the user caches another name (or none).
+_NAMES = (
+    (Conversation.participant_a, Conversation.participant_a_name),
+    (Conversation.participant_b, Conversation.participant_b_name),
+)
+_CACHED_NAMES_DIFFER = exists().where(
+    or_(
+        *(
+            and_(participant == bindparam("id"), or_(cached.is_(None), cached != bindparam("name")))
+            for participant, cached in _NAMES
+        )
+    )
+)
+_HELD = select(
+    DirectoryUser.fullname, DirectoryUser.avatar, DirectoryUser.role_id, _CACHED_NAMES_DIFFER
+).where(DirectoryUser.id == bindparam("id"))
+
+
 class DirectoryRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -69,11 +88,22 @@ class DirectoryRepository:
         if entry.fullname:
             await self._copy_name_into_conversations(entry.id, entry.fullname)
 
+    async def holds(self, entry: DirectoryEntry) -> bool:
+        """Whether ``upsert(entry, keep_known_values=True)`` would change nothing but the row's
+        ``updated_at``: one read, so a known user's connect or call writes nothing."""
+        row = (await self.session.execute(_HELD, {"id": entry.id, "name": entry.fullname or ""})).first()
+        if row is None:
+            return False
+        fullname, avatar, role_id, names_differ = row
+        if entry.fullname and names_differ:
+            return False
+        return all(
+            new is None or new == stored
+            for new, stored in ((entry.fullname, fullname), (entry.avatar, avatar), (entry.role_id, role_id))
+        )
+
     async def _copy_name_into_conversations(self, user_id: str, fullname: str) -> None:
-        for participant, cached in (
-            (Conversation.participant_a, Conversation.participant_a_name),
-            (Conversation.participant_b, Conversation.participant_b_name),
-        ):
+        for participant, cached in _NAMES:
             await self.session.execute(
                 update(Conversation)
                 .where(participant == user_id, or_(cached.is_(None), cached != fullname))
@@ -95,8 +125,10 @@ class DirectoryRepository:
 class DirectoryRefresher:
     """Keeps the directory current from authenticated callers without a write per call.
 
-    A caller's row is written when what their token says differs from what this process last
-    wrote, or when that was longer ago than ``max_age_seconds``.
+    A caller's row is looked at when what their token says differs from what this process last
+    saw stored, or when that was longer ago than ``max_age_seconds`` (another process or the user
+    sync may have changed it), and written only when it differs: after a restart, a known user's
+    first call reads one row instead of writing it.
     """
 
     def __init__(self, max_entries: int = 50_000, max_age_seconds: float = 600.0) -> None:
@@ -121,7 +153,11 @@ class DirectoryRefresher:
         if not self.needs_refresh(principal):
             return
         entry = self.entry_for(principal)
-        await DirectoryRepository(uow.session).upsert(entry, keep_known_values=True)
+        directory = DirectoryRepository(uow.session)
+        if await directory.holds(entry):
+            self.remember(entry)
+            return
+        await directory.upsert(entry, keep_known_values=True)
 
         async def _remember() -> None:
             self.remember(entry)
