@@ -10,6 +10,7 @@
 // attack and closes everything it opened, waits (bounded) for the bystander's last messages and
 // prints {"type": "phaseEnd", bystander, attack}. Every loop stops at the window's end, every wait
 // has a deadline, and the process exits on its own when its phases are done.
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { ATTACKS } from "./abuse-attacks.js";
 import { closeAll, config, connect, emit, join, now, sleep, summary, waitForLine, withDeadline } from "./abuse-lib.js";
 
@@ -44,6 +45,10 @@ class Bystander {
     this.phase = { index, sent: 0, arrived: 0, latencies: [], errors: 0, disconnects: 0 };
     const phase = this.phase;
     const started = now();
+    // How late this process's own event loop ran while the bystander sent: the arrivals it
+    // timestamps are that late too, whatever the service did.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     await new Promise((resolve) => {
       const timer = setInterval(() => {
         const t = now();
@@ -63,6 +68,8 @@ class Bystander {
         }
       }, 5);
     });
+    loop.disable();
+    phase.loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
   }
 
   async drain(seconds) {
@@ -77,6 +84,7 @@ class Bystander {
       errors: phase.errors,
       disconnects: phase.disconnects,
       latency: summary(phase.latencies),
+      loopDelay: phase.loopDelay,
     };
   }
 }

@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     hub_custom_event_bytes_per_socket: PositiveInt = 262_144
     # Sockets one user may have connected at once (all processes); more are refused at connect.
     hub_sockets_per_user: PositiveInt = 20
+    # Socket connects one user may make per window (all processes); more are refused at connect,
+    # before anything is stored: a client disconnected for flooding cannot come straight back.
+    hub_connects_per_user: PositiveInt = 60
+    # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
+    # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
+    hub_refusals_per_socket: PositiveInt = 50
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
     # of one user at once (per process), searches at once per process on connections of their own,

@@ -39,7 +39,7 @@ from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.logs import request_id_var, user_id_var
 from tutorhub_messaging.messages.reading import mark_read
 from tutorhub_messaging.moderation.service import check_may_speak
-from tutorhub_messaging.ops.metrics import SEND_TO_BROADCAST
+from tutorhub_messaging.ops.metrics import FLOODING_SOCKETS_DISCONNECTED, SEND_TO_BROADCAST
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ HANDLERS: dict[str, Handler] = {
 async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
     """Run one client event; the return value becomes the client's ack."""
     connection = hub.connections.get(sid)
-    if connection is None:
+    if connection is None or connection.flooding:
         return None
     data = args[0] if args else None
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
@@ -139,7 +139,19 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
 
 
 async def _fail(hub: HubRuntime, connection: Connection, exc: Exception, data: Any) -> dict[str, Any]:
-    """``hub:error`` to the socket, and the ack for the client's callback."""
+    """``hub:error`` to the socket, and the ack for the client's callback.
+
+    A socket refused (``RATE_LIMITED``) more often than its bound per window is told so and
+    disconnected: the official client does not reconnect on its own after a server disconnect,
+    and one that does meets the per-user connect budget."""
+    flooding = hub.budgets.over_refusals(connection.sid) if isinstance(exc, RateLimited) else None
+    if flooding is not None:
+        exc = RateLimited(flooding)
     error = render_error(exc, echoed_room_id(data))
     await hub.to_socket(connection, ERROR, error)
+    if flooding is not None and not connection.flooding:
+        connection.flooding = True
+        FLOODING_SOCKETS_DISCONNECTED.inc()
+        log.warning("disconnecting a socket that kept sending after being refused")
+        await hub.sio.disconnect(connection.sid, namespace=connection.namespace, ignore_queue=True)
     return {"success": False, "error": error["error"], "code": error["code"]}

@@ -35,6 +35,8 @@ class Connection:
     closing: bool = False
     # Events received and not yet finished (queued behind the lock or running).
     in_flight: int = 0
+    # Set once the socket is being disconnected for flooding: its further events are dropped.
+    flooding: bool = False
     # Closes the socket when its token expires (see ``hub.expiry``).
     expiry: asyncio.TimerHandle | None = None
 

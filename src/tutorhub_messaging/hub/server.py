@@ -89,7 +89,9 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
             UNKNOWN_NAMESPACES_REFUSED.inc()
             raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
         principal = await _authenticate(context, auth, environ)
-        refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
+        refusal = await hub.budgets.connects_refusal(principal.user_id)
+        if refusal is None:
+            refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
         if refusal is not None:
             raise SocketRefused(refusal)
         await _refresh_directory(context, principal)
@@ -161,11 +163,8 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
 
 async def _refresh_directory(context: AppContext, principal: Principal) -> None:
     """Connecting counts as an authenticated call: keep the user's directory row current."""
-    if not context.directory.needs_refresh(principal):
-        return
     try:
-        async with context.db.unit_of_work() as uow:
-            await context.directory.refresh(uow, principal)
+        await context.directory.refresh_once(context.db.unit_of_work, principal)
     except Exception:
         # Names shown for offline users may lag; that is no reason to refuse the connection.
         log.warning("directory refresh at connect failed", exc_info=True)

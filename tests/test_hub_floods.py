@@ -1,0 +1,110 @@
+"""Floods: a socket that keeps sending after being refused is told so and disconnected (counted in
+/metrics) while other users' sockets keep working; and a user's connects per window are bounded, so
+a client that reconnects at once after each disconnect is refused at the handshake."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.hub_rooms import create_room
+from tests.support.sockets import HubClient, Sockets
+from tests.support.users import User
+from tests.test_hub_budgets import refusals
+
+
+def overrides(**values: int) -> Any:
+    return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
+
+
+async def flooding_disconnects(client: httpx.AsyncClient) -> float:
+    for row in (await client.get("/metrics")).text.splitlines():
+        if row.startswith("messaging_hub_flooding_sockets_disconnected_total "):
+            return float(row.split()[-1])
+    return 0.0
+
+
+async def disconnected(socket: HubClient) -> None:
+    for _ in range(100):
+        if not socket.sio.connected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the flooding socket was never disconnected")
+
+
+@overrides(hub_joins_per_socket=2, hub_refusals_per_socket=3)
+async def test_a_socket_that_keeps_flooding_after_refusals_is_disconnected(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User, admin: User
+) -> None:
+    room, tutor_socket, admin_socket = await hub.joined_pair(app, tutor, admin, kind="adminTutor")
+    flooder_room = await create_room(app, student, tutor)
+    flooder = await hub.connect(student)
+    before = await flooding_disconnects(client)
+
+    await flooder.join(flooder_room)
+    assert (await flooder.call("hub:leave", {"roomId": flooder_room}))["success"] is True
+    # Three refusals are answered one by one; the fourth closes the socket.
+    for _ in range(3):
+        refused = await flooder.call("hub:join", {"roomId": flooder_room})
+        assert refused["code"] == "RATE_LIMITED"
+        assert "per socket" in refused["error"]
+        await flooder.error("RATE_LIMITED")
+    await flooder.emit("hub:join", {"roomId": flooder_room})
+    last = await flooder.error("RATE_LIMITED")
+    assert "more than 3 refused events in 10 s; disconnecting" in last["error"]
+    await disconnected(flooder)
+
+    assert await flooding_disconnects(client) == before + 1
+    # Another user's sockets are untouched and keep working.
+    sent = await tutor_socket.send(room, "still here")
+    assert sent["success"] is True
+    arrived = await admin_socket.next("hub:messageArrived")
+    assert arrived["message"]["content"] == {"body": "still here"}
+    await tutor_socket.next("hub:messageArrived")
+    # The flooder's user may connect again (within the connect budget) and is served.
+    again = await hub.connect(student)
+    await again.join(flooder_room)
+    await hub.quiet()
+
+
+@overrides(hub_refusals_per_socket=3)
+async def test_refusals_below_the_bound_leave_the_socket_connected(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    before = await flooding_disconnects(client)
+
+    for _ in range(3):
+        refused = await student_socket.call(
+            "hub:event", {"roomId": room, "event": "typing", "data": {"blob": "x" * 2000}}
+        )
+        assert refused["success"] is False
+        await student_socket.error("MESSAGE_TOO_LARGE")
+
+    # Other refusals (too large) never count; the socket is still served.
+    assert student_socket.sio.connected
+    assert (await student_socket.call("hub:event", {"roomId": room, "event": "typing"}))["success"] is True
+    await tutor_socket.next("hub:typing")
+    assert await flooding_disconnects(client) == before
+    await hub.quiet()
+
+
+@overrides(hub_connects_per_user=2)
+async def test_connects_beyond_the_users_budget_are_refused_at_the_handshake(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    before = await refusals(client, "connects", "user", "count")
+    first = await hub.connect(student)
+    await first.disconnect()
+    second = await hub.connect(student)
+    await second.disconnect()
+
+    # Two connects in this window: the third is refused, though no socket of the user is open.
+    message = await hub.refusal(auth={"token": student.token})
+
+    assert message == "Too many connections: at most 2 connects per 10 s per user"
+    assert await refusals(client, "connects", "user", "count") == before + 1
+    await hub.connect(tutor)  # another user is not affected
