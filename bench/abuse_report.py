@@ -169,6 +169,11 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
         peak = phase.get("gauges", {}).get("messaging_hub_outgoing_buffer_peak_bytes")
         if phase["name"] == "slowReader" and peak is not None:
             summary += f"; the most bytes one socket had waiting since the start: {peak / 2**20:.1f} MiB"
+        slowest = phase["bystander"].get("slowest") or []
+        if slowest:
+            summary += "; the bystander's slowest messages (sent at, took): " + ", ".join(
+                f"{at / 1000:.1f} s: {took:.0f} ms" for at, took in slowest
+            )
         lines.append(f"- **{TITLES[phase['name']]}**: {summary}.")
         lines.append(f"  Counters that moved: {counters or 'none'}. Lines logged: {logged or 'none'}.")
     return lines

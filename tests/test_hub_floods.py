@@ -14,6 +14,7 @@ from tests.support.hub_rooms import create_room
 from tests.support.sockets import HubClient, Sockets
 from tests.support.users import User
 from tests.test_hub_budgets import refusals
+from tutorhub_messaging.hub.runtime import UserSlots
 
 
 def overrides(**values: int) -> Any:
@@ -108,3 +109,28 @@ async def test_connects_beyond_the_users_budget_are_refused_at_the_handshake(
     assert message == "Too many connections: at most 2 connects per 10 s per user"
     assert await refusals(client, "connects", "user", "count") == before + 1
     await hub.connect(tutor)  # another user is not affected
+
+
+async def test_events_of_one_user_run_a_few_at_a_time_and_others_do_not_wait() -> None:
+    slots = UserSlots(per_user=2)
+    inside: dict[str, int] = {"flooder": 0, "other": 0}
+    most = {"flooder": 0, "other": 0}
+    release = asyncio.Event()
+
+    async def event(user: str) -> None:
+        async with slots.taken(user):
+            inside[user] += 1
+            most[user] = max(most[user], inside[user])
+            if user == "flooder":
+                await release.wait()
+            inside[user] -= 1
+
+    flood = [asyncio.create_task(event("flooder")) for _ in range(20)]
+    await asyncio.sleep(0.01)
+    # The flooder's twenty events hold two slots; another user's event runs at once.
+    await asyncio.wait_for(event("other"), timeout=1)
+    assert inside["flooder"] == 2
+    release.set()
+    await asyncio.gather(*flood)
+    assert most == {"flooder": 2, "other": 1}
+    assert slots._slots == {}  # nothing kept for users with no event running

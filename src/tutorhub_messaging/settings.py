@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
     # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
     hub_refusals_per_socket: PositiveInt = 50
+    # Events of one user running at once in a process (over all their sockets); more wait.
+    hub_events_running_per_user: PositiveInt = 4
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
     # of one user at once (per process), searches at once per process on connections of their own,
@@ -151,7 +153,7 @@ class Settings(BaseSettings):
     search_max_values: PositiveInt = 40
     search_max_value_length: PositiveInt = 200
     searches_per_user: PositiveInt = 2
-    search_connections: PositiveInt = 2
+    search_connections: PositiveInt = 1
     search_timeout_ms: PositiveInt = 5_000
 
     # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).

@@ -98,7 +98,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 class SearchLimits:
     """How searches are kept from starving everything else."""
 
-    connections: int = 2  # searches running at once in this process, on connections of their own
+    connections: int = 1  # searches running at once in this process, on connections of their own
     timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
     per_user: int = 2  # searches of one user running at once in this process
 

@@ -120,7 +120,7 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.
-        async with connection.lock:
+        async with connection.lock, hub.user_slots.taken(connection.principal.user_id):
             # Same form as a uuid4 hex, without building a UUID object for every event.
             request_id_var.set(os.urandom(16).hex())
             user_id_var.set(connection.principal.user_id)
