@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+import socketio
 
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import HubClient, Sockets
@@ -134,3 +135,34 @@ async def test_events_of_one_user_run_a_few_at_a_time_and_others_do_not_wait() -
     await asyncio.gather(*flood)
     assert most == {"flooder": 2, "other": 1}
     assert slots._slots == {}  # nothing kept for users with no event running
+
+
+@overrides(hub_connect_refusals_per_address=3)
+async def test_an_address_whose_connects_keep_being_refused_gets_no_new_transport(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    sprayer = {"X-Forwarded-For": "203.0.113.7"}
+    before = await refusals(client, "handshakes", "address", "refused connects")
+    for i in range(3):
+        message = await hub.refusal(
+            auth={"token": student.token}, namespace=f"/ns{i}/hub/chat", headers=sprayer
+        )
+        assert message.startswith("Unknown hub")
+
+    # The fourth handshake from that address is refused before any session, even for a real hub.
+    blocked = HubClient(student, "/hub/chat")
+    hub.clients.append(blocked)
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await blocked.sio.connect(
+            hub.server_url,
+            namespaces=["/hub/chat"],
+            auth={"token": student.token},
+            headers=sprayer,
+            transports=["websocket"],
+            wait_timeout=5,
+        )
+    assert await refusals(client, "handshakes", "address", "refused connects") == before + 1
+    # Other addresses connect as usual, the same user's included.
+    other = await hub.connect_with(auth={"token": tutor.token}, headers={"X-Forwarded-For": "198.51.100.9"})
+    assert other.sio.connected
+    assert (await hub.connect(student)).sio.connected

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.definition import HubDefinition
+from tutorhub_messaging.hub.handshakes import RefusedAddresses
 from tutorhub_messaging.identity.directory import DirectoryRefresher
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.messages.service import MessageRules
@@ -32,6 +33,8 @@ class AppContext:
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
     hub_control: HubControl = field(default_factory=SilentHubControl)
     redis: Redis | None = None
+    # Client addresses whose connects keep being refused (see ``hub.handshakes``).
+    refused_addresses: RefusedAddresses = field(default_factory=lambda: RefusedAddresses(100, 10.0))
     # What the outbox reads at each commit (webhook endpoints, room presence, the worker's wake).
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
     # Work to run when the server starts and stops (background tasks of the hub).

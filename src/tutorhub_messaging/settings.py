@@ -143,6 +143,9 @@ class Settings(BaseSettings):
     # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
     # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
     hub_refusals_per_socket: PositiveInt = 50
+    # Connects refused per client address per window (an unknown namespace, a missing or invalid
+    # token, the connect budget); past it, new transports from that address are refused at once.
+    hub_connect_refusals_per_address: PositiveInt = 100
     # Events of one user running at once in a process (over all their sockets); more wait.
     hub_events_running_per_user: PositiveInt = 4
 

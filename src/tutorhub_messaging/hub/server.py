@@ -20,6 +20,7 @@ from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.expiry import CredentialWatch
 from tutorhub_messaging.hub.handlers import dispatch
+from tutorhub_messaging.hub.handshakes import client_address
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
@@ -85,12 +86,21 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
 
     @sio.on("connect", namespace="*")  # type: ignore[untyped-decorator]
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        address = client_address(environ.get("asgi.scope"))
         if namespace not in accepted:
             UNKNOWN_NAMESPACES_REFUSED.inc()
+            context.refused_addresses.note(address)
             raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
-        principal = await _authenticate(context, auth, environ)
+        try:
+            principal = await _authenticate(context, auth, environ)
+        except SocketRefused as exc:
+            if not _expired(exc):
+                context.refused_addresses.note(address)
+            raise
         refusal = await hub.budgets.connects_refusal(principal.user_id)
-        if refusal is None:
+        if refusal is not None:
+            context.refused_addresses.note(address)
+        else:
             refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
         if refusal is not None:
             raise SocketRefused(refusal)
@@ -129,6 +139,12 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         return await dispatch(hub, event, sid, args)
 
     return sio
+
+
+def _expired(exc: SocketRefused) -> bool:
+    """A refusal a correct client meets too (its token expired: it refreshes it and comes back)."""
+    data = exc.error_args.get("data") if isinstance(exc.error_args, dict) else None
+    return isinstance(data, dict) and data.get("code") in ("TOKEN_EXPIRED", "COOKIE_FROM_FOREIGN_ORIGIN")
 
 
 def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool:
