@@ -144,7 +144,9 @@ class _SearchGate:
         running = self._running.get(user_id, 0)
         if running >= self.per_user:
             SEARCH_REFUSALS.labels(reason="concurrency").inc()
-            raise RateLimited(f"At most {self.per_user} searches at once: wait for one to finish")
+            raise RateLimited(
+                f"At most {self.per_user} searches at once: wait for one to finish", retry_after=1
+            )
         self._running[user_id] = running + 1
         try:
             yield
