@@ -72,26 +72,27 @@ async def test_a_socket_that_keeps_flooding_after_refusals_is_disconnected(
     await hub.quiet()
 
 
-@overrides(hub_refusals_per_socket=3)
-async def test_refusals_below_the_bound_leave_the_socket_connected(
+@overrides(hub_events_per_socket=1, hub_refusals_per_socket=3)
+async def test_refused_typing_and_other_refusals_never_disconnect(
     app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
 ) -> None:
+    """A client that emits typing on every keypress outruns the typing budget while someone types
+    fast: refused, never disconnected for it; nor for refusals other than RATE_LIMITED."""
     room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     before = await flooding_disconnects(client)
 
+    acks = [await student_socket.call("hub:event", {"roomId": room, "event": "typing"}) for _ in range(6)]
     for _ in range(3):
-        refused = await student_socket.call(
-            "hub:event", {"roomId": room, "event": "typing", "data": {"blob": "x" * 2000}}
-        )
-        assert refused["success"] is False
-        await student_socket.error("MESSAGE_TOO_LARGE")
+        too_large = {"roomId": room, "event": "typing", "data": {"blob": "x" * 2000}}
+        assert (await student_socket.call("hub:event", too_large))["success"] is False
 
-    # Other refusals (too large) never count; the socket is still served.
+    assert [ack["success"] for ack in acks] == [True] + [False] * 5
+    assert {ack["code"] for ack in acks[1:]} == {"RATE_LIMITED"}
     assert student_socket.sio.connected
-    assert (await student_socket.call("hub:event", {"roomId": room, "event": "typing"}))["success"] is True
     await tutor_socket.next("hub:typing")
     assert await flooding_disconnects(client) == before
-    await hub.quiet()
+    sent = await student_socket.send(room, "still connected")
+    assert sent["success"] is True
 
 
 @overrides(hub_connects_per_user=2)

@@ -128,6 +128,10 @@ class HubBudgeter:
         )
         raise RateLimited(f"Rate limit: at most {limit} per {seconds} s per {scope}")
 
+    def is_standard_event(self, event: Any, data: Any) -> bool:
+        """``hub:event`` with one of the hub's standard events (``typing``, ``stopTyping``, ...)."""
+        return kind_of(self.definition, event, data) == EVENTS
+
     def forget_socket(self, sid: str) -> None:
         for kind in self.budgets.kinds:
             self.local.forget(f"{kind}:{sid}")

@@ -112,11 +112,11 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
     data = args[0] if args else None
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
         # A client that does not wait for anything must not queue unbounded work here.
-        return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+        return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), event, data)
     try:
         await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
     except RateLimited as exc:
-        return await _fail(hub, connection, exc, data)
+        return await _fail(hub, connection, exc, event, data)
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.
@@ -133,18 +133,23 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
                 check_plain_json(data)
                 return await handler(hub, connection, data)
             except Exception as exc:
-                return await _fail(hub, connection, exc, data)
+                return await _fail(hub, connection, exc, event, data)
     finally:
         connection.in_flight -= 1
 
 
-async def _fail(hub: HubRuntime, connection: Connection, exc: Exception, data: Any) -> dict[str, Any]:
+async def _fail(
+    hub: HubRuntime, connection: Connection, exc: Exception, event: Any, data: Any
+) -> dict[str, Any]:
     """``hub:error`` to the socket, and the ack for the client's callback.
 
     A socket refused (``RATE_LIMITED``) more often than its bound per window is told so and
     disconnected: the official client does not reconnect on its own after a server disconnect,
-    and one that does meets the per-user connect budget."""
-    flooding = hub.budgets.over_refusals(connection.sid) if isinstance(exc, RateLimited) else None
+    and one that does meets the per-user connect budget. Refused standard events do not count:
+    a client that emits ``typing`` on every keypress, as the hub's guide suggests, may outrun
+    their budget for as long as someone types fast."""
+    counted = isinstance(exc, RateLimited) and not hub.budgets.is_standard_event(event, data)
+    flooding = hub.budgets.over_refusals(connection.sid) if counted else None
     if flooding is not None:
         exc = RateLimited(flooding)
     error = render_error(exc, echoed_room_id(data))
