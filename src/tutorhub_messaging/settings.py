@@ -142,12 +142,12 @@ class Settings(BaseSettings):
     hub_connects_per_user: PositiveInt = 60
     # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
     # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
-    hub_refusals_per_socket: PositiveInt = 50
+    hub_refusals_per_socket: PositiveInt = 20
     # Connects refused per client address per window (an unknown namespace, a missing or invalid
     # token, the connect budget); past it, new transports from that address are refused at once.
     hub_connect_refusals_per_address: PositiveInt = 100
     # Events of one user running at once in a process (over all their sockets); more wait.
-    hub_events_running_per_user: PositiveInt = 4
+    hub_events_running_per_user: PositiveInt = 2
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
     # of one user at once (per process), searches at once per process on connections of their own,
