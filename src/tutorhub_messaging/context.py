@@ -29,12 +29,12 @@ class AppContext:
     authenticator: Authenticator
     hub: HubDefinition
     rate_limiter: RateLimiter
+    # Client addresses whose connects keep being refused (see ``hub.handshakes``).
+    refused_addresses: RefusedAddresses
     directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
     hub_control: HubControl = field(default_factory=SilentHubControl)
     redis: Redis | None = None
-    # Client addresses whose connects keep being refused (see ``hub.handshakes``).
-    refused_addresses: RefusedAddresses = field(default_factory=lambda: RefusedAddresses(100, 10.0))
     # What the outbox reads at each commit (webhook endpoints, room presence, the worker's wake).
     outbox: OutboxOptions = field(default_factory=OutboxOptions)
     # Work to run when the server starts and stops (background tasks of the hub).
