@@ -73,11 +73,11 @@ async def test_a_socket_that_keeps_flooding_after_refusals_is_disconnected(
 
 
 @overrides(hub_events_per_socket=1, hub_refusals_per_socket=3)
-async def test_refused_typing_and_other_refusals_never_disconnect(
+async def test_refused_typing_below_its_bound_and_other_refusals_do_not_disconnect(
     app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
 ) -> None:
     """A client that emits typing on every keypress outruns the typing budget while someone types
-    fast: refused, never disconnected for it; nor for refusals other than RATE_LIMITED."""
+    fast: refused, not disconnected for it (its bound is far higher); nor for other refusals."""
     room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
     before = await flooding_disconnects(client)
 
@@ -169,3 +169,20 @@ async def test_an_address_whose_connects_keep_being_refused_gets_no_new_transpor
     other = await hub.connect_with(auth={"token": tutor.token}, headers={"X-Forwarded-For": "198.51.100.9"})
     assert other.sio.connected
     assert (await hub.connect(student)).sio.connected
+
+
+@overrides(hub_events_per_socket=1, hub_standard_event_refusals_per_socket=4)
+async def test_a_typing_flood_is_disconnected_past_its_own_higher_bound(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    before = await flooding_disconnects(client)
+
+    acks = [await student_socket.call("hub:event", {"roomId": room, "event": "typing"}) for _ in range(5)]
+    assert [ack["success"] for ack in acks] == [True, False, False, False, False]
+    await student_socket.emit("hub:event", {"roomId": room, "event": "typing"})
+    await disconnected(student_socket)
+
+    assert await flooding_disconnects(client) == before + 1
+    await tutor_socket.next("hub:typing")
+    assert tutor_socket.sio.connected

@@ -50,6 +50,7 @@ def budgets_from(settings: Settings) -> HubBudgets:
         sockets_per_user=settings.hub_sockets_per_user,
         connects_per_user=settings.hub_connects_per_user,
         refusals_per_socket=settings.hub_refusals_per_socket,
+        standard_event_refusals_per_socket=settings.hub_standard_event_refusals_per_socket,
     )
 
 
@@ -137,17 +138,21 @@ class HubBudgeter:
             self.local.forget(f"{kind}:{sid}")
             self.local.forget(f"{kind}:{sid}:bytes")
         self.local.forget(f"{REFUSALS}:{sid}")
+        self.local.forget(f"{REFUSALS}:{EVENTS}:{sid}")
 
-    def over_refusals(self, sid: str) -> str | None:
+    def over_refusals(self, sid: str, *, standard_event: bool = False) -> str | None:
         """Count one refusal of a socket; past its bound, why the socket is being disconnected.
 
         Counted in this process, where the socket lives: refusing a flood event by event costs
         the process more than the flood costs the client, so a socket that keeps sending after
-        being refused is closed instead."""
-        limit = self.budgets.refusals_per_socket
-        if limit is None or self.local.take_now(
-            f"{REFUSALS}:{sid}", Window(limit, self.budgets.window_seconds)
-        ):
+        being refused is closed instead. Refused standard events have a bound of their own, far
+        higher: a client that emits ``typing`` on every keypress, as the hub's guide suggests,
+        outruns their budget while someone types fast, and must not be closed for it."""
+        if standard_event:
+            limit, key = self.budgets.standard_event_refusals_per_socket, f"{REFUSALS}:{EVENTS}:{sid}"
+        else:
+            limit, key = self.budgets.refusals_per_socket, f"{REFUSALS}:{sid}"
+        if limit is None or self.local.take_now(key, Window(limit, self.budgets.window_seconds)):
             return None
         return (
             f"Rate limit: more than {limit} refused events in {self.budgets.window_seconds:g} s; "

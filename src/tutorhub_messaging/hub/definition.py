@@ -98,6 +98,7 @@ class HubBudgets:
     sockets_per_user: int | None = None
     connects_per_user: int | None = None
     refusals_per_socket: int | None = None
+    standard_event_refusals_per_socket: int | None = None
 
 
 @dataclass(frozen=True)

@@ -145,11 +145,12 @@ async def _fail(
 
     A socket refused (``RATE_LIMITED``) more often than its bound per window is told so and
     disconnected: the official client does not reconnect on its own after a server disconnect,
-    and one that does meets the per-user connect budget. Refused standard events do not count:
-    a client that emits ``typing`` on every keypress, as the hub's guide suggests, may outrun
-    their budget for as long as someone types fast."""
-    counted = isinstance(exc, RateLimited) and not hub.budgets.is_standard_event(event, data)
-    flooding = hub.budgets.over_refusals(connection.sid) if counted else None
+    and one that does meets the per-user connect budget. Refused standard events count against a
+    bound of their own, far higher (see ``HubBudgeter.over_refusals``)."""
+    flooding = None
+    if isinstance(exc, RateLimited):
+        standard = hub.budgets.is_standard_event(event, data)
+        flooding = hub.budgets.over_refusals(connection.sid, standard_event=standard)
     if flooding is not None:
         exc = RateLimited(flooding)
     error = render_error(exc, echoed_room_id(data))
