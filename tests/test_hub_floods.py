@@ -186,3 +186,16 @@ async def test_a_typing_flood_is_disconnected_past_its_own_higher_bound(
     assert await flooding_disconnects(client) == before + 1
     await tutor_socket.next("hub:typing")
     assert tutor_socket.sio.connected
+
+
+@overrides(hub_connect_refusals_per_address=2)
+async def test_bad_tokens_count_toward_the_address_bound(hub: Sockets, student: User) -> None:
+    forger = {"X-Forwarded-For": "203.0.113.8"}
+    assert await hub.refusal(auth={"token": "not-a-token"}, headers=forger) == "Invalid token"
+    assert await hub.refusal(auth={}, headers=forger) == "Authentication required"
+
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await hub.connect_with(auth={"token": student.token}, headers=forger)
+    assert (
+        await hub.connect_with(auth={"token": student.token}, headers={"X-Forwarded-For": "198.51.100.10"})
+    ).sio.connected

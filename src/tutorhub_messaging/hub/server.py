@@ -94,7 +94,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         try:
             principal = await _authenticate(context, auth, environ)
         except SocketRefused as exc:
-            if not _expired(exc):
+            if _bad_credentials(exc):
                 context.refused_addresses.note(address)
             raise
         refusal = await hub.budgets.connects_refusal(principal.user_id)
@@ -141,10 +141,13 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     return sio
 
 
-def _expired(exc: SocketRefused) -> bool:
-    """A refusal a correct client meets too (its token expired: it refreshes it and comes back)."""
-    data = exc.error_args.get("data") if isinstance(exc.error_args, dict) else None
-    return isinstance(data, dict) and data.get("code") in ("TOKEN_EXPIRED", "COOKIE_FROM_FOREIGN_ORIGIN")
+def _bad_credentials(exc: SocketRefused) -> bool:
+    """No token or an invalid one: not an expired token (a correct client refreshes it and comes
+    back), not a cookie from another site's page, not an outage of the service."""
+    args = exc.error_args if isinstance(exc.error_args, dict) else {}
+    data = args.get("data")
+    code = data.get("code") if isinstance(data, dict) else None
+    return args.get("message") in ("Authentication required", "Invalid token") and code is None
 
 
 def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool:
