@@ -146,7 +146,7 @@ class HubBudgeter:
         Counted in this process, where the socket lives: refusing a flood event by event costs
         the process more than the flood costs the client, so a socket that keeps sending after
         being refused is closed instead. Refused standard events have a bound of their own, far
-        higher: a client that emits ``typing`` on every keypress, as the hub's guide suggests,
+        higher: a client that emits ``typing`` on every keypress (the integration checklist asks for it),
         outruns their budget while someone types fast, and must not be closed for it."""
         if standard_event:
             limit, key = self.budgets.standard_event_refusals_per_socket, f"{REFUSALS}:{EVENTS}:{sid}"
