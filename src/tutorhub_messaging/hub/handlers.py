@@ -111,8 +111,11 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
         return None
     data = args[0] if args else None
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
-        # A client that does not wait for anything must not queue unbounded work here.
-        return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), event, data)
+        # A client that does not wait for anything must not queue unbounded work here. Not counted
+        # toward a flooding disconnect: these events passed their budgets, the socket is only
+        # ahead of what it was answered.
+        refusal = RateLimited("Too many events at once: slow down")
+        return await _fail(hub, connection, refusal, event, data, count=False)
     try:
         await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
     except RateLimited as exc:
@@ -139,7 +142,7 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
 
 
 async def _fail(
-    hub: HubRuntime, connection: Connection, exc: Exception, event: Any, data: Any
+    hub: HubRuntime, connection: Connection, exc: Exception, event: Any, data: Any, *, count: bool = True
 ) -> dict[str, Any]:
     """``hub:error`` to the socket, and the ack for the client's callback.
 
@@ -148,7 +151,7 @@ async def _fail(
     and one that does meets the per-user connect budget. Refused standard events count against a
     bound of their own, far higher (see ``HubBudgeter.over_refusals``)."""
     flooding = None
-    if isinstance(exc, RateLimited):
+    if count and isinstance(exc, RateLimited):
         standard = hub.budgets.is_standard_event(event, data)
         flooding = hub.budgets.over_refusals(connection.sid, standard_event=standard)
     if flooding is not None:
