@@ -16,7 +16,7 @@ import time
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -304,10 +304,18 @@ def _config(server: Server, data: AbuseData, tokens: Tokens, plan: AbusePlan) ->
 
 
 def run_abuse(
-    procs: Processes, server: Server, data: AbuseData, tokens: Tokens, plan: AbusePlan, log_path: Path
+    procs: Processes,
+    server: Server,
+    data: AbuseData,
+    tokens: Tokens,
+    plan: AbusePlan,
+    log_path: Path,
+    profile: Callable[[str], Any] | None = None,
+    finish_profile: Callable[[Any], None] | None = None,
 ) -> list[dict[str, Any]]:
     """One result per phase: the bystander's latency, the attack's own counts, the service's
-    memory (before, peak, end), CPU, counters that moved and lines logged."""
+    memory (before, peak, end), CPU, counters that moved and lines logged. With ``profile``, each
+    attack phase is sampled by ``profile(phase name)`` until its end (``finish_profile``)."""
     path = _config_file(_config(server, data, tokens, plan))
     phases: list[dict[str, Any]] = []
     try:
@@ -316,6 +324,7 @@ def run_abuse(
             records: Iterator[dict[str, Any]] = load.records()
             offset = log_path.stat().st_size
             start: dict[str, Any] = {}
+            profiler: Any = None
             for record in records:
                 if record["type"] == "phaseStart":
                     _, offset = _log_levels(log_path, offset)
@@ -326,9 +335,14 @@ def run_abuse(
                         "load_cpu": _cpu(load.process.pid),
                         "counters": _counters(server.url),
                     }
+                    if profile is not None and record.get("name") != "calm":
+                        profiler = profile(str(record.get("name")))
                     load.release()
                 elif record["type"] == "phaseEnd":
                     end = time.monotonic()
+                    if profiler is not None and finish_profile is not None:
+                        finish_profile(profiler)
+                        profiler = None
                     counters = _counters(server.url)
                     levels, offset = _log_levels(log_path, offset)
                     gauges = {name: counters.pop(name) for name in GAUGES if name in counters}

@@ -93,6 +93,10 @@ def attack_summary(name: str, attack: dict[str, Any] | None, seconds: float) -> 
     return str(attack)
 
 
+def _loop_delay(delay: dict[str, float] | None) -> str:
+    return "-" if delay is None else f"{delay['p99']:.1f} / {delay['max']:.1f}"
+
+
 def verdict(phase: dict[str, Any], calm_p99: float | None) -> tuple[str, float | None]:
     """("met"/"not met: why", the p99's ratio to calm)."""
     bystander = phase["bystander"]
@@ -130,6 +134,7 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
                 f"{_mib(phase['rss_before'])} → {_mib(phase['rss_peak'])} → {_mib(phase['rss_end'])}",
                 f"{(phase['rss_peak'] - phase['rss_before']) / 2**20:+.0f}",
                 f"{phase['cpu_seconds']:.1f} / {phase['load_cpu_seconds']:.1f} / {phase['wall_seconds']:.0f}",
+                _loop_delay(bystander.get("loopDelay")),
                 "-" if phase["name"] == "calm" else result,
             ]
         )
@@ -143,6 +148,7 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
             "RSS MiB before → peak → end",
             "RSS growth MiB",
             "CPU s: service / load generator / wall",
+            "load generator's event loop late p99 / max ms",
             "verdict",
         ],
         rows,
@@ -150,7 +156,8 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
     lines += [
         "",
         "The attackers and the bystander share one Node process: where its CPU comes near the wall "
-        "time, the bystander's latencies include that process's own queueing.",
+        "time, or its event loop ran late, the bystander's latencies include that process's own "
+        "queueing (an arrival is timestamped when the loop gets to it).",
     ]
     lines += ["", "What each attack did and what the service answered:", ""]
     for phase in phases:
@@ -162,6 +169,11 @@ def abuse_section(label: str, phases: list[dict[str, Any]]) -> list[str]:
         peak = phase.get("gauges", {}).get("messaging_hub_outgoing_buffer_peak_bytes")
         if phase["name"] == "slowReader" and peak is not None:
             summary += f"; the most bytes one socket had waiting since the start: {peak / 2**20:.1f} MiB"
+        slowest = phase["bystander"].get("slowest") or []
+        if slowest:
+            summary += "; the bystander's slowest messages (sent at, took): " + ", ".join(
+                f"{at / 1000:.1f} s: {took:.0f} ms" for at, took in slowest
+            )
         lines.append(f"- **{TITLES[phase['name']]}**: {summary}.")
         lines.append(f"  Counters that moved: {counters or 'none'}. Lines logged: {logged or 'none'}.")
     return lines

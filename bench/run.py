@@ -269,7 +269,18 @@ class Bench:
                 self.procs, url, self.secret, {**self.service_env, **extra_env}, log_path=log_path
             )
             _log(f"service on {db}{' + Redis' if redis_prefix else ''}: abuse")
-            phases = abuse.run_abuse(self.procs, server, data, self.tokens, self.abuse_plan, log_path)
+            phases = abuse.run_abuse(
+                self.procs,
+                server,
+                data,
+                self.tokens,
+                self.abuse_plan,
+                log_path,
+                (lambda name: profile_process(self.procs, server.pid, f"abuse-{name}-{db}"))
+                if self.profile
+                else None,
+                lambda profiler: finish_profile(self.procs, profiler),
+            )
             self.procs.stop(server.process)
         finally:
             if redis_prefix is not None:
@@ -428,7 +439,9 @@ def main() -> int:
     )
     parser.add_argument("--no-baselines", action="store_true", help="skip the two relays")
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the service during inbox traffic (bench/results/)"
+        "--profile",
+        action="store_true",
+        help="py-spy the service during inbox traffic and each abuse attack (bench/results/)",
     )
     args = parser.parse_args()
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):

@@ -294,6 +294,17 @@ async def test_content_matches_quotes_backslashes_and_accents(
     assert await ids(client, admin, {"content": "Café"}) == of(world, "image")
 
 
+async def test_content_values_match_wildcards_and_escapes_literally(
+    client: httpx.AsyncClient, world: World, admin: User
+) -> None:
+    # Every value is matched as text: % and _ are no wildcards, a backslash escapes nothing.
+    assert await ids(client, admin, {"content": "%"}) == []
+    assert await ids(client, admin, {"content": "_"}) == []
+    assert await ids(client, admin, {"content": "o/"}) == of(world, "quoted")
+    assert await ids(client, admin, [("content", "%"), ("content", "\\o")]) == of(world, "quoted")
+    assert await ids(client, admin, [("content", "w_it"), ("content", "CAF")]) == of(world, "image")
+
+
 async def test_reply_to_matches_the_replied_message_id_and_null(
     client: httpx.AsyncClient, world: World, admin: User
 ) -> None:

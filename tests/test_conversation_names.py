@@ -4,9 +4,11 @@ party."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from tests.support.conversations import (
     EnrollmentSpec,
@@ -99,3 +101,27 @@ async def test_an_admin_may_name_the_participants(
     assert response.status_code == 201, response.text
     record = response.json()["conversation"]
     assert (record["participantAName"], record["participantBName"]) == ("Moderation Team", "Pupil")
+
+
+async def test_calls_arriving_together_write_a_users_directory_row_once(
+    app: Any, client: httpx.AsyncClient, student: User
+) -> None:
+    """Twenty sockets or requests of one new user at once: one write of their row, not one each
+    (each would hold a database connection, queued on the same row's lock)."""
+    writes: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "directory_user" in statement and statement.lstrip().upper().startswith("INSERT"):
+            writes.append(statement)
+
+    engine = app.context.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        answers = await asyncio.gather(
+            *(client.get("/v1/myconversations", headers=student.headers) for _ in range(10))
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert len(writes) == 1

@@ -81,6 +81,7 @@ async def test_a_users_search_beyond_those_running_is_refused(
 
     body = assert_envelope_error(refused, 429)
     assert "At most 1 searches at once" in body["detail"]
+    assert refused.headers["retry-after"] == "1"  # a client that waits as told does not flood
     assert await refusals(client, "concurrency") == before + 1
     assert other_user.status_code == 200
     assert sent.status_code == 201

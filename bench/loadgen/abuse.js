@@ -3,13 +3,18 @@
 //   node abuse.js <config.json>
 //
 // Two bystander sockets (the two participants of their own room) send hub:send at a modest steady
-// rate for the whole run; latency is send -> hub:messageArrived at the other participant. The run
+// rate for the whole run; latency is send -> hub:messageArrived at the other participant. Each
+// attack runs on a worker thread (abuse-worker.js), so its client-side work does not delay the
+// bystander's own event loop (ABUSE_ATTACKS_ON_MAIN_THREAD=1 runs it beside the bystander, as
+// runs before 2026-11-30 08:10 UTC did). The run
 // is a sequence of phases: "calm" (no attack), then one attack per phase. Each phase prints
 // {"type": "phaseStart"} and waits for a line on stdin (the orchestrator reads the server's memory
 // and metrics meanwhile), runs the attack and the bystander together for a fixed window, stops the
 // attack and closes everything it opened, waits (bounded) for the bystander's last messages and
 // prints {"type": "phaseEnd", bystander, attack}. Every loop stops at the window's end, every wait
 // has a deadline, and the process exits on its own when its phases are done.
+import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import { Worker } from "node:worker_threads";
 import { ATTACKS } from "./abuse-attacks.js";
 import { closeAll, config, connect, emit, join, now, sleep, summary, waitForLine, withDeadline } from "./abuse-lib.js";
 
@@ -35,15 +40,20 @@ class Bystander {
         if (Number(parts[3]) === index) return; // the sender's own copy
         phase.arrived += 1;
         phase.latencies.push(at - Number(parts[2]));
+        phase.timeline.push([Number(parts[2]) - phase.started, at - Number(parts[2])]);
       });
     });
   }
 
   // Open loop at a steady rate, alternating senders, until `stopAt`.
   async send(index, rate, stopAt) {
-    this.phase = { index, sent: 0, arrived: 0, latencies: [], errors: 0, disconnects: 0 };
-    const phase = this.phase;
     const started = now();
+    this.phase = { index, started, sent: 0, arrived: 0, latencies: [], timeline: [], errors: 0, disconnects: 0 };
+    const phase = this.phase;
+    // How late this process's own event loop ran while the bystander sent: the arrivals it
+    // timestamps are that late too, whatever the service did.
+    const loop = monitorEventLoopDelay({ resolution: 5 });
+    loop.enable();
     await new Promise((resolve) => {
       const timer = setInterval(() => {
         const t = now();
@@ -63,6 +73,8 @@ class Bystander {
         }
       }, 5);
     });
+    loop.disable();
+    phase.loopDelay = { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 };
   }
 
   async drain(seconds) {
@@ -77,10 +89,29 @@ class Bystander {
       errors: phase.errors,
       disconnects: phase.disconnects,
       latency: summary(phase.latencies),
+      loopDelay: phase.loopDelay,
+      // The slowest messages: [ms from the phase's start to the send, latency ms].
+      slowest: phase.timeline.sort((a, b) => b[1] - a[1]).slice(0, 5),
     };
   }
 }
 
+
+// The attack on a thread of its own (see abuse-worker.js); resolves to its result.
+function attackOnWorker(name, stopAt) {
+  const worker = new Worker(new URL("./abuse-worker.js", import.meta.url), {
+    argv: process.argv.slice(2),
+    workerData: { name, stopAtEpochMs: performance.timeOrigin + stopAt },
+  });
+  return new Promise((resolve) => {
+    worker.once("message", (result) => {
+      worker.terminate();
+      resolve(result);
+    });
+    worker.once("error", (err) => resolve({ failed: err.message }));
+    worker.once("exit", (code) => resolve({ failed: `the attack's thread exited (${code})` }));
+  });
+}
 
 // --- the run --------------------------------------------------------------------------------------
 
@@ -98,9 +129,11 @@ async function main() {
     await waitForLine();
     const stopAt = now() + phase.seconds * 1000;
     const attack = ATTACKS[phase.name];
-    const attackRun = attack
-      ? attack(config[phase.name], stopAt).catch((err) => ({ failed: err.message }))
-      : Promise.resolve(null);
+    const attackRun = !attack
+      ? Promise.resolve(null)
+      : process.env.ABUSE_ATTACKS_ON_MAIN_THREAD
+        ? attack(config[phase.name], stopAt).catch((err) => ({ failed: err.message }))
+        : attackOnWorker(phase.name, stopAt);
     await bystander.send(index, b.rate, stopAt);
     // Every attack ends at stopAt; its last waits are bounded by `budget` (at most ~12 s more).
     const attackResult = await withDeadline(attackRun, 60000, `attack ${phase.name}`).catch((err) => ({

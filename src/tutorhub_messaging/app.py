@@ -19,6 +19,7 @@ from tutorhub_messaging.db.database import Database, SearchLimits
 from tutorhub_messaging.demo.endpoints import router as demo_router
 from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
+from tutorhub_messaging.hub.handshakes import HandshakeGuard, RefusedAddresses
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter
 from tutorhub_messaging.hub.server import build_hub
 from tutorhub_messaging.hub.transport import WebsocketFrames
@@ -79,6 +80,9 @@ def build_context(settings: Settings) -> AppContext:
             else InMemoryRateLimiter(settings.message_rate_per_minute)
         ),
         redis=redis,
+        refused_addresses=RefusedAddresses(
+            settings.hub_connect_refusals_per_address, float(settings.hub_budget_window_seconds)
+        ),
     )
 
 
@@ -165,7 +169,8 @@ def create_app(settings: Settings | None = None) -> Any:
         other_asgi_app=RequestContext(api, settings.max_body_bytes, log_access=settings.access_log),
         socketio_path="socket.io",
     )
-    app = PrefixStrip(CookieOriginGuard(WebsocketFrames(inner, sio), settings.cors_origins))
+    guarded = HandshakeGuard(WebsocketFrames(inner, sio), context.refused_addresses)
+    app = PrefixStrip(CookieOriginGuard(guarded, settings.cors_origins))
     app.context = context  # type: ignore[attr-defined]
     app.sio = sio  # type: ignore[attr-defined]
     app.api = api  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.hub.definition import HubDefinition
+from tutorhub_messaging.hub.handshakes import RefusedAddresses
 from tutorhub_messaging.identity.directory import DirectoryRefresher
 from tutorhub_messaging.identity.sessions import Authenticator
 from tutorhub_messaging.messages.service import MessageRules
@@ -28,6 +29,8 @@ class AppContext:
     authenticator: Authenticator
     hub: HubDefinition
     rate_limiter: RateLimiter
+    # Client addresses whose connects keep being refused (see ``hub.handshakes``).
+    refused_addresses: RefusedAddresses
     directory: DirectoryRefresher = field(default_factory=DirectoryRefresher)
     notifier: RoomNotifier = field(default_factory=SilentNotifier)
     hub_control: HubControl = field(default_factory=SilentHubControl)

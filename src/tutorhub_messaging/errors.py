@@ -82,6 +82,13 @@ class RateLimited(AppError):
     default_message = "Too many requests"
     default_key = "errMsg_rateLimited"
 
+    def __init__(
+        self, message: str | None = None, *, key: str | None = None, retry_after: int | None = None
+    ) -> None:
+        super().__init__(message, key=key)
+        # Seconds a client should wait before trying again (REST: the Retry-After header).
+        self.retry_after = retry_after
+
 
 class Unavailable(AppError):
     status = 503

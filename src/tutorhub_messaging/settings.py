@@ -145,6 +145,20 @@ class Settings(BaseSettings):
     hub_custom_event_bytes_per_socket: PositiveInt = 262_144
     # Sockets one user may have connected at once (all processes); more are refused at connect.
     hub_sockets_per_user: PositiveInt = 20
+    # Socket connects one user may make per window (all processes); more are refused at connect,
+    # before anything is stored: a client disconnected for flooding cannot come straight back.
+    hub_connects_per_user: PositiveInt = 60
+    # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
+    # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
+    hub_refusals_per_socket: PositiveInt = 20
+    # The same for refused standard events (typing, ...), far above what fast typing produces
+    # when a client emits typing on every keypress (about 100 per window, 30 of them allowed).
+    hub_standard_event_refusals_per_socket: PositiveInt = 300
+    # Connects refused per client address per window (an unknown namespace, a missing or invalid
+    # token, the connect budget); past it, new transports from that address are refused at once.
+    hub_connect_refusals_per_address: PositiveInt = 100
+    # Events of one user running at once in a process (over all their sockets); more wait.
+    hub_events_running_per_user: PositiveInt = 2
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
     # of one user at once (per process), searches at once per process on connections of their own,
@@ -153,7 +167,7 @@ class Settings(BaseSettings):
     search_max_values: PositiveInt = 40
     search_max_value_length: PositiveInt = 200
     searches_per_user: PositiveInt = 2
-    search_connections: PositiveInt = 2
+    search_connections: PositiveInt = 1
     search_timeout_ms: PositiveInt = 5_000
 
     # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).

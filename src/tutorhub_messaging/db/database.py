@@ -98,7 +98,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 class SearchLimits:
     """How searches are kept from starving everything else."""
 
-    connections: int = 2  # searches running at once in this process, on connections of their own
+    connections: int = 1  # searches running at once in this process, on connections of their own
     timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
     per_user: int = 2  # searches of one user running at once in this process
 
@@ -144,7 +144,9 @@ class _SearchGate:
         running = self._running.get(user_id, 0)
         if running >= self.per_user:
             SEARCH_REFUSALS.labels(reason="concurrency").inc()
-            raise RateLimited(f"At most {self.per_user} searches at once: wait for one to finish")
+            raise RateLimited(
+                f"At most {self.per_user} searches at once: wait for one to finish", retry_after=1
+            )
         self._running[user_id] = running + 1
         try:
             yield

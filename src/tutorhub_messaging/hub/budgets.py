@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 JOINS = "join"
 EVENTS = "event"
 CUSTOM_EVENTS = "custom"
+CONNECTS = "connects"
+REFUSALS = "refused"
 ENVELOPE_BYTES = 512  # roomId, event name and JSON punctuation around an event's data
 _WHAT = {JOINS: "joins and leaves", EVENTS: "events", CUSTOM_EVENTS: "custom events"}
 
@@ -46,6 +48,9 @@ def budgets_from(settings: Settings) -> HubBudgets:
             ),
         },
         sockets_per_user=settings.hub_sockets_per_user,
+        connects_per_user=settings.hub_connects_per_user,
+        refusals_per_socket=settings.hub_refusals_per_socket,
+        standard_event_refusals_per_socket=settings.hub_standard_event_refusals_per_socket,
     )
 
 
@@ -124,10 +129,50 @@ class HubBudgeter:
         )
         raise RateLimited(f"Rate limit: at most {limit} per {seconds} s per {scope}")
 
+    def is_standard_event(self, event: Any, data: Any) -> bool:
+        """``hub:event`` with one of the hub's standard events (``typing``, ``stopTyping``, ...)."""
+        return kind_of(self.definition, event, data) == EVENTS
+
     def forget_socket(self, sid: str) -> None:
         for kind in self.budgets.kinds:
             self.local.forget(f"{kind}:{sid}")
             self.local.forget(f"{kind}:{sid}:bytes")
+        self.local.forget(f"{REFUSALS}:{sid}")
+        self.local.forget(f"{REFUSALS}:{EVENTS}:{sid}")
+
+    def over_refusals(self, sid: str, *, standard_event: bool = False) -> str | None:
+        """Count one refusal of a socket; past its bound, why the socket is being disconnected.
+
+        Counted in this process, where the socket lives: refusing a flood event by event costs
+        the process more than the flood costs the client, so a socket that keeps sending after
+        being refused is closed instead. Refused standard events have a bound of their own, far
+        higher: a client that emits ``typing`` on every keypress (the integration checklist asks for it),
+        outruns their budget while someone types fast, and must not be closed for it."""
+        if standard_event:
+            limit, key = self.budgets.standard_event_refusals_per_socket, f"{REFUSALS}:{EVENTS}:{sid}"
+        else:
+            limit, key = self.budgets.refusals_per_socket, f"{REFUSALS}:{sid}"
+        if limit is None or self.local.take_now(key, Window(limit, self.budgets.window_seconds)):
+            return None
+        return (
+            f"Rate limit: more than {limit} refused events in {self.budgets.window_seconds:g} s; "
+            "disconnecting"
+        )
+
+    async def connects_refusal(self, user_id: str) -> str | None:
+        """Why this user may not connect another socket now, if they may not (per window, on
+        every process): a client that reconnects at once after each disconnect is refused here,
+        before its socket is registered anywhere."""
+        limit = self.budgets.connects_per_user
+        if limit is None:
+            return None
+        window = Window(limit, self.budgets.window_seconds)
+        if await self.shared.take(f"budget:{CONNECTS}:{user_id}", window):
+            return None
+        BUDGET_REFUSALS.labels(budget=CONNECTS, scope="user", measure="count").inc()
+        return (
+            f"Too many connections: at most {limit} connects per {self.budgets.window_seconds:g} s per user"
+        )
 
     async def sockets_refusal(self, state: HubState, user_id: str) -> str | None:
         """Why this user may not open another socket, if they may not (counted on every process)."""

@@ -89,11 +89,16 @@ class ScopedBudget:
 class HubBudgets:
     """What one user or socket may do per ``window_seconds``, by kind of client event: ``join``
     (joins and leaves), ``event`` (the hub's standard events) and ``custom`` (any other relayed
-    event); and how many sockets one user may hold open. A kind without a budget is unlimited."""
+    event); how many sockets one user may hold open and open per window; and how many refusals
+    one socket may collect per window before it is disconnected. A kind without a budget, or a
+    bound left None, is unlimited."""
 
     window_seconds: float = 10.0
     kinds: Mapping[str, ScopedBudget] = field(default_factory=dict)
     sockets_per_user: int | None = None
+    connects_per_user: int | None = None
+    refusals_per_socket: int | None = None
+    standard_event_refusals_per_socket: int | None = None
 
 
 @dataclass(frozen=True)

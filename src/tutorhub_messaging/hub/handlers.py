@@ -39,7 +39,7 @@ from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.logs import request_id_var, user_id_var
 from tutorhub_messaging.messages.reading import mark_read
 from tutorhub_messaging.moderation.service import check_may_speak
-from tutorhub_messaging.ops.metrics import SEND_TO_BROADCAST
+from tutorhub_messaging.ops.metrics import FLOODING_SOCKETS_DISCONNECTED, SEND_TO_BROADCAST
 
 log = logging.getLogger(__name__)
 
@@ -107,20 +107,23 @@ HANDLERS: dict[str, Handler] = {
 async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...]) -> dict[str, Any] | None:
     """Run one client event; the return value becomes the client's ack."""
     connection = hub.connections.get(sid)
-    if connection is None:
+    if connection is None or connection.flooding:
         return None
     data = args[0] if args else None
     if connection.in_flight >= MAX_EVENTS_IN_FLIGHT:
-        # A client that does not wait for anything must not queue unbounded work here.
-        return await _fail(hub, connection, RateLimited("Too many events at once: slow down"), data)
+        # A client that does not wait for anything must not queue unbounded work here. Not counted
+        # toward a flooding disconnect: these events passed their budgets, the socket is only
+        # ahead of what it was answered.
+        refusal = RateLimited("Too many events at once: slow down")
+        return await _fail(hub, connection, refusal, event, data, count=False)
     try:
         await hub.budgets.check_event(connection.principal.user_id, sid, event, data)
     except RateLimited as exc:
-        return await _fail(hub, connection, exc, data)
+        return await _fail(hub, connection, exc, event, data)
     connection.in_flight += 1
     try:
         # Taken before anything awaits: the lock queues this socket's events in arrival order.
-        async with connection.lock:
+        async with connection.lock, hub.user_slots.taken(connection.principal.user_id):
             # Same form as a uuid4 hex, without building a UUID object for every event.
             request_id_var.set(os.urandom(16).hex())
             user_id_var.set(connection.principal.user_id)
@@ -133,13 +136,31 @@ async def dispatch(hub: HubRuntime, event: str, sid: str, args: tuple[Any, ...])
                 check_plain_json(data)
                 return await handler(hub, connection, data)
             except Exception as exc:
-                return await _fail(hub, connection, exc, data)
+                return await _fail(hub, connection, exc, event, data)
     finally:
         connection.in_flight -= 1
 
 
-async def _fail(hub: HubRuntime, connection: Connection, exc: Exception, data: Any) -> dict[str, Any]:
-    """``hub:error`` to the socket, and the ack for the client's callback."""
+async def _fail(
+    hub: HubRuntime, connection: Connection, exc: Exception, event: Any, data: Any, *, count: bool = True
+) -> dict[str, Any]:
+    """``hub:error`` to the socket, and the ack for the client's callback.
+
+    A socket refused (``RATE_LIMITED``) more often than its bound per window is told so and
+    disconnected: the official client does not reconnect on its own after a server disconnect,
+    and one that does meets the per-user connect budget. Refused standard events count against a
+    bound of their own, far higher (see ``HubBudgeter.over_refusals``)."""
+    flooding = None
+    if count and isinstance(exc, RateLimited):
+        standard = hub.budgets.is_standard_event(event, data)
+        flooding = hub.budgets.over_refusals(connection.sid, standard_event=standard)
+    if flooding is not None:
+        exc = RateLimited(flooding)
     error = render_error(exc, echoed_room_id(data))
     await hub.to_socket(connection, ERROR, error)
+    if flooding is not None and not connection.flooding:
+        connection.flooding = True
+        FLOODING_SOCKETS_DISCONNECTED.inc()
+        log.warning("disconnecting a socket that kept sending after being refused")
+        await hub.sio.disconnect(connection.sid, namespace=connection.namespace, ignore_queue=True)
     return {"success": False, "error": error["error"], "code": error["code"]}

@@ -78,6 +78,16 @@ class InMemoryRateLimiter:
             self._prune(now, self._longest)
         return True
 
+    def full(self, key: str, window: Window) -> bool:
+        """Whether ``key``'s window is at its limit now (one more would be refused)."""
+        entry = self._logs.get(key)
+        if entry is None:
+            return False
+        now = time.monotonic()
+        while entry.events and now - entry.events[0][0] >= window.seconds:
+            entry.total -= entry.events.popleft()[1]
+        return entry.total >= window.limit
+
     def forget(self, key: str) -> None:
         self._logs.pop(key, None)
 

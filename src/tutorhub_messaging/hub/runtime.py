@@ -5,6 +5,8 @@ this process's connections, and the ways to reach a socket, a room or a user.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +38,38 @@ class Connection:
     closing: bool = False
     # Events received and not yet finished (queued behind the lock or running).
     in_flight: int = 0
+    # Set once the socket is being disconnected for flooding: its further events are dropped.
+    flooding: bool = False
     # Closes the socket when its token expires (see ``hub.expiry``).
     expiry: asyncio.TimerHandle | None = None
 
     @property
     def ref(self) -> SocketRef:
         return SocketRef(self.sid, self.namespace)
+
+
+class UserSlots:
+    """At most ``per_user`` events of one user run at once in this process; the others wait their
+    turn. Twenty sockets of one user joining at once would otherwise hold twenty database
+    connections together (and make the pool open new ones) while everyone else's events wait."""
+
+    def __init__(self, per_user: int) -> None:
+        self.per_user = per_user
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def taken(self, user_id: str) -> AsyncIterator[None]:
+        semaphore, users = self._slots.get(user_id) or (asyncio.Semaphore(self.per_user), 0)
+        self._slots[user_id] = (semaphore, users + 1)
+        try:
+            async with semaphore:
+                yield
+        finally:
+            semaphore, users = self._slots[user_id]
+            if users > 1:
+                self._slots[user_id] = (semaphore, users - 1)
+            else:
+                del self._slots[user_id]
 
 
 class HubRuntime:
@@ -64,6 +92,8 @@ class HubRuntime:
         self.connections: dict[str, Connection] = {}
         # hub:send's group commit: sends arriving during a commit share the next one.
         self.sends = SendBatcher(context)
+        # Events of one user running at once (the others wait: none is refused for it).
+        self.user_slots = UserSlots(context.settings.hub_events_running_per_user)
         # Joins, events and sockets per user and per socket (the hub definition's budgets).
         self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
 

@@ -20,6 +20,7 @@ from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.expiry import CredentialWatch
 from tutorhub_messaging.hub.handlers import dispatch
+from tutorhub_messaging.hub.handshakes import client_address
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
@@ -85,11 +86,22 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
 
     @sio.on("connect", namespace="*")  # type: ignore[untyped-decorator]
     async def connect(namespace: str, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        address = client_address(environ.get("asgi.scope"))
         if namespace not in accepted:
             UNKNOWN_NAMESPACES_REFUSED.inc()
+            context.refused_addresses.note(address)
             raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
-        principal = await _authenticate(context, auth, environ)
-        refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
+        try:
+            principal = await _authenticate(context, auth, environ)
+        except SocketRefused as exc:
+            if _bad_credentials(exc):
+                context.refused_addresses.note(address)
+            raise
+        refusal = await hub.budgets.connects_refusal(principal.user_id)
+        if refusal is not None:
+            context.refused_addresses.note(address)
+        else:
+            refusal = await hub.budgets.sockets_refusal(state, principal.user_id)
         if refusal is not None:
             raise SocketRefused(refusal)
         await _refresh_directory(context, principal)
@@ -129,6 +141,15 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     return sio
 
 
+def _bad_credentials(exc: SocketRefused) -> bool:
+    """No token or an invalid one: not an expired token (a correct client refreshes it and comes
+    back), not a cookie from another site's page, not an outage of the service."""
+    args = exc.error_args if isinstance(exc.error_args, dict) else {}
+    data = args.get("data")
+    code = data.get("code") if isinstance(data, dict) else None
+    return args.get("message") in ("Authentication required", "Invalid token") and code is None
+
+
 def _transport_open(sio: socketio.AsyncServer, sid: str, namespace: str) -> bool:
     eio_sid = sio.manager.eio_sid_from_sid(sid, namespace)
     socket = sio.eio.sockets.get(eio_sid) if eio_sid is not None else None
@@ -161,11 +182,8 @@ async def _authenticate(context: AppContext, auth: Any, environ: dict[str, Any])
 
 async def _refresh_directory(context: AppContext, principal: Principal) -> None:
     """Connecting counts as an authenticated call: keep the user's directory row current."""
-    if not context.directory.needs_refresh(principal):
-        return
     try:
-        async with context.db.unit_of_work() as uow:
-            await context.directory.refresh(uow, principal)
+        await context.directory.refresh_once(context.db.unit_of_work, principal)
     except Exception:
         # Names shown for offline users may lag; that is no reason to refuse the connection.
         log.warning("directory refresh at connect failed", exc_info=True)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -133,6 +136,7 @@ class DirectoryRefresher:
 
     def __init__(self, max_entries: int = 50_000, max_age_seconds: float = 600.0) -> None:
         self._seen: OrderedDict[str, tuple[DirectoryEntry, float]] = OrderedDict()
+        self._writing: dict[str, asyncio.Future[None]] = {}
         self._max_entries = max_entries
         self._max_age = max_age_seconds
 
@@ -163,6 +167,33 @@ class DirectoryRefresher:
             self.remember(entry)
 
         uow.after_commit(_remember)
+
+    async def refresh_once(
+        self, unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]], principal: Principal
+    ) -> None:
+        """``refresh`` in a unit of work of its own, once per user at a time: callers arriving
+        while the same user's row is being written wait for that write instead of writing the
+        same rows again (concurrent writes of one row queue on its lock, each holding a database
+        connection others need: twenty sockets of one user connecting at once)."""
+        if not self.needs_refresh(principal):
+            return
+        writing = self._writing.get(principal.user_id)
+        if writing is not None:
+            await asyncio.shield(writing)
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writing[principal.user_id] = done
+        try:
+            async with unit_of_work() as uow:
+                await self.refresh(uow, principal)
+        except Exception as exc:
+            done.set_exception(exc)
+            done.exception()  # marked as read: there may be no waiter
+            raise
+        finally:
+            if not done.done():
+                done.set_result(None)  # written, or the writer was cancelled: waiters go on
+            self._writing.pop(principal.user_id, None)
 
     def remember(self, entry: DirectoryEntry) -> None:
         self._seen[entry.id] = (entry, time.monotonic())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    any_,
     bindparam,
     case,
     cast,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import (
@@ -275,6 +278,21 @@ def _json_text_pattern(session: AsyncSession, value: str) -> str:
     return json.dumps(value, ensure_ascii=_dialect(session) != "postgresql")[1:-1].lower()
 
 
+def _json_text_matches(session: AsyncSession, column: Any, values: Sequence[str]) -> ColumnElement[bool]:
+    """Any of the values inside an object's JSON text, ignoring case, with the row's text made once
+    for all the values (not once per value: for a search of many values that was most of its
+    cost)."""
+    patterns = [_json_text_pattern(session, value) for value in values]
+    if _dialect(session) == "postgresql":
+        # ``LIKE ANY`` takes no ESCAPE clause: PostgreSQL's default escape is the backslash.
+        escaped = ["%" + re.sub(r"([\\%_])", r"\\\1", pattern) + "%" for pattern in patterns]
+        return func.lower(cast(column, Text)).like(any_(array(escaped, type_=Text)))
+    # SQLite's LIKE ignores the case of ASCII letters, and its JSON text is ASCII (``\uXXXX`` for
+    # anything else, as the patterns are): lowering the text first would change nothing.
+    text_of = cast(column, Text)
+    return or_(*(text_of.contains(pattern, autoescape=True) for pattern in patterns))
+
+
 def _is_null_json(column: Any) -> ColumnElement[bool]:
     # A missing object is stored either as SQL NULL or as JSON null, depending on the writer.
     return or_(column.is_(None), cast(column, Text) == "null")
@@ -300,11 +318,8 @@ def _field_condition(session: AsyncSession, spec: FieldFilter) -> ColumnElement[
             options.append(column.in_(spec.values))
     elif spec.match is Match.PARTIAL:
         options.extend(column.icontains(value, autoescape=True) for value in spec.values)
-    else:
-        text_of = func.lower(cast(column, Text))
-        options.extend(
-            text_of.contains(_json_text_pattern(session, value), autoescape=True) for value in spec.values
-        )
+    elif spec.values:
+        options.append(_json_text_matches(session, column, spec.values))
     if spec.include_null:
         options.append(_is_null_json(column) if spec.match is Match.JSON_TEXT else column.is_(None))
     return or_(*options) if options else false()

@@ -78,6 +78,10 @@ HTTP_READ_TIMEOUTS = Counter(
     "Connections closed because a request's headers or body did not arrive in time",
     ["stage"],
 )
+FLOODING_SOCKETS_DISCONNECTED = Counter(
+    "messaging_hub_flooding_sockets_disconnected_total",
+    "Sockets disconnected because they kept sending after being refused (HUB_REFUSALS_PER_SOCKET)",
+)
 BUDGET_REFUSALS = Counter(
     "messaging_hub_budget_refusals_total",
     "Client events and connections refused by a hub budget",

@@ -50,9 +50,7 @@ async def authenticated(request: Request, context: Context) -> Principal:
         raise Unauthenticated("Invalid token", key="errMsg_invalidToken") from None
     request.state.principal = principal
     user_id_var.set(principal.user_id)
-    if context.directory.needs_refresh(principal):
-        async with context.db.unit_of_work() as uow:
-            await context.directory.refresh(uow, principal)
+    await context.directory.refresh_once(context.db.unit_of_work, principal)
     return principal
 
 

@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tutorhub_messaging.errors import AppError, InvalidInput
+from tutorhub_messaging.errors import AppError, InvalidInput, RateLimited
 from tutorhub_messaging.ops.metrics import HTTP_ERRORS
 from tutorhub_messaging.rest.responses import JsonResponse
 
@@ -45,6 +45,8 @@ HUB_CODES_BY_STATUS = {
 def render_error(request: Request, error: AppError) -> JsonResponse:
     HTTP_ERRORS.labels(status=str(error.status), code=error.code).inc()
     headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
+    if isinstance(error, RateLimited) and error.retry_after is not None:
+        headers = {"Retry-After": str(error.retry_after)}
     if request.url.path.startswith(HUB_ROUTE_PREFIX):
         body: dict[str, Any] = {"success": False, "error": error.message, "code": error.code}
     else:

@@ -1,0 +1,84 @@
+"""Addresses whose Socket.IO connects keep being refused: their new transports are refused before
+any Engine.IO session is made.
+
+A handshake costs the process about a millisecond however it ends (the websocket upgrade, an
+Engine.IO session, its tasks), and refusing a made-up namespace or a bad token happens only after
+it. A client that sprays such connects (a thousand in a second or two) would keep the process busy
+for everyone. So the refusals a correct client never causes (an unknown namespace, a missing or
+invalid token, the connect budget) are counted per client address in this process; past
+``HUB_CONNECT_REFUSALS_PER_ADDRESS`` per window, a new transport from that address is refused at
+once: a websocket closed before it is accepted (the server answers 403), a polling handshake
+``429``. Transports already open are untouched, and so is every other address. The address is
+the peer's, or the one a trusted proxy forwards (``X-Forwarded-For``, trusted from the addresses in
+``FORWARDED_ALLOW_IPS``, by default 127.0.0.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, Window
+from tutorhub_messaging.ops.metrics import BUDGET_REFUSALS
+
+SOCKET_PATH = "/socket.io"
+
+
+def client_address(scope: Any) -> str | None:
+    client = scope.get("client") if isinstance(scope, dict) else None
+    return str(client[0]) if client else None
+
+
+class RefusedAddresses:
+    """Refused connects per client address per window, in this process."""
+
+    def __init__(self, limit: int, window_seconds: float) -> None:
+        self.limit = limit
+        self.window = Window(limit, window_seconds)
+        self._counts = InMemoryRateLimiter(limit, window_seconds)
+
+    def note(self, address: str | None) -> None:
+        if address is not None:
+            self._counts.take_now(address, self.window)
+
+    def blocked(self, address: str | None) -> bool:
+        return address is not None and self._counts.full(address, self.window)
+
+
+def _new_transport(scope: Scope) -> bool:
+    """An Engine.IO handshake: a request to the Socket.IO path that names no session."""
+    if not str(scope.get("path", "")).startswith(SOCKET_PATH):
+        return False
+    return b"sid=" not in bytes(scope.get("query_string") or b"")
+
+
+class HandshakeGuard:
+    """ASGI middleware in front of Engine.IO: refuses new transports from blocked addresses."""
+
+    def __init__(self, app: ASGIApp, addresses: RefusedAddresses) -> None:
+        self.app = app
+        self.addresses = addresses
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] in ("http", "websocket")
+            and _new_transport(scope)
+            and self.addresses.blocked(client_address(scope))
+        ):
+            BUDGET_REFUSALS.labels(budget="handshakes", scope="address", measure="refused connects").inc()
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            body = orjson.dumps({"code": 429, "message": "Too many refused connections from this address"})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 429,
+                    "headers": [(b"content-type", b"application/json"), (b"retry-after", b"10")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
