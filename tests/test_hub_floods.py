@@ -95,6 +95,27 @@ async def test_refused_typing_below_its_bound_and_other_refusals_do_not_disconne
     assert sent["success"] is True
 
 
+@pytest.mark.parametrize(
+    "settings_overrides", [{"message_rate_per_minute": 1, "hub_refusals_per_socket": 3}], indirect=True
+)
+async def test_messages_refused_by_the_message_rate_do_not_disconnect_below_the_higher_bound(
+    app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
+) -> None:
+    """A client sending the messages it queued while offline outruns the message rate: refused,
+    not disconnected for it (they count against the higher bound, as typing does)."""
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    before = await flooding_disconnects(client)
+
+    acks = [await student_socket.send(room, f"queued {index}") for index in range(6)]
+
+    assert [ack["success"] for ack in acks] == [True] + [False] * 5
+    assert {ack["code"] for ack in acks[1:]} == {"RATE_LIMITED"}
+    assert student_socket.sio.connected
+    assert await flooding_disconnects(client) == before
+    arrived = await tutor_socket.next("hub:messageArrived")
+    assert arrived["message"]["content"] == {"body": "queued 0"}
+
+
 @overrides(hub_connects_per_user=2)
 async def test_connects_beyond_the_users_budget_are_refused_at_the_handshake(
     app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User

@@ -151,8 +151,9 @@ class Settings(BaseSettings):
     # Refusals (RATE_LIMITED) one socket may collect per window; at the next one it is told so
     # (hub:error RATE_LIMITED) and disconnected, instead of being refused event by event.
     hub_refusals_per_socket: PositiveInt = 20
-    # The same for refused standard events (typing, ...), far above what fast typing produces
-    # when a client emits typing on every keypress (about 100 per window, 30 of them allowed).
+    # The same for refused standard events (typing, ...) and messages refused by the message
+    # rate, far above what fast typing produces when a client emits typing on every keypress
+    # (about 100 per window, 30 of them allowed) or a client flushing messages queued offline.
     hub_standard_event_refusals_per_socket: PositiveInt = 300
     # Connects refused per client address per window (an unknown namespace, a missing or invalid
     # token, the connect budget); past it, new transports from that address are refused at once.

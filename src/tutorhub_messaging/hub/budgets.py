@@ -140,15 +140,16 @@ class HubBudgeter:
         self.local.forget(f"{REFUSALS}:{sid}")
         self.local.forget(f"{REFUSALS}:{EVENTS}:{sid}")
 
-    def over_refusals(self, sid: str, *, standard_event: bool = False) -> str | None:
+    def over_refusals(self, sid: str, *, lenient: bool = False) -> str | None:
         """Count one refusal of a socket; past its bound, why the socket is being disconnected.
 
         Counted in this process, where the socket lives: refusing a flood event by event costs
         the process more than the flood costs the client, so a socket that keeps sending after
         being refused is closed instead. Refused standard events have a bound of their own, far
-        higher: a client that emits ``typing`` on every keypress (the integration checklist asks for it),
-        outruns their budget while someone types fast, and must not be closed for it."""
-        if standard_event:
+        higher (``lenient``): a client that emits ``typing`` on every keypress outruns their budget
+        while someone types fast, and one that sends the messages it queued while offline outruns
+        the message rate; neither must be closed for it."""
+        if lenient:
             limit, key = self.budgets.standard_event_refusals_per_socket, f"{REFUSALS}:{EVENTS}:{sid}"
         else:
             limit, key = self.budgets.refusals_per_socket, f"{REFUSALS}:{sid}"

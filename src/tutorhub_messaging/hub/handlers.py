@@ -148,12 +148,13 @@ async def _fail(
 
     A socket refused (``RATE_LIMITED``) more often than its bound per window is told so and
     disconnected: the official client does not reconnect on its own after a server disconnect,
-    and one that does meets the per-user connect budget. Refused standard events count against a
+    and one that does meets the per-user connect budget. Refused standard events, and messages
+    refused by the message rate (a client sending what it queued while offline), count against a
     bound of their own, far higher (see ``HubBudgeter.over_refusals``)."""
     flooding = None
     if count and isinstance(exc, RateLimited):
-        standard = hub.budgets.is_standard_event(event, data)
-        flooding = hub.budgets.over_refusals(connection.sid, standard_event=standard)
+        lenient = event == SEND or hub.budgets.is_standard_event(event, data)
+        flooding = hub.budgets.over_refusals(connection.sid, lenient=lenient)
     if flooding is not None:
         exc = RateLimited(flooding)
     error = render_error(exc, echoed_room_id(data))
