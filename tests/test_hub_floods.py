@@ -220,3 +220,31 @@ async def test_bad_tokens_count_toward_the_address_bound(hub: Sockets, student: 
     assert (
         await hub.connect_with(auth={"token": student.token}, headers={"X-Forwarded-For": "198.51.100.10"})
     ).sio.connected
+
+
+@overrides(hub_joins_running=1)
+async def test_joins_waiting_their_turn_at_the_database_leave_the_sends_alone(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    """A reconnect storm: joins read the database a few at a time and the others wait their turn,
+    while users already in their rooms keep sending."""
+    room, student_socket, tutor_socket = await hub.joined_pair(app, student, tutor)
+    latecomer, partner = User("student"), User("tutor")
+    late_room = await create_room(app, latecomer, partner)
+    late_socket = await hub.connect(latecomer)
+    gate = app.context.hub_control.hub.join_gate
+    await gate.acquire()  # every turn taken, as by joins in flight
+    try:
+        joining = asyncio.create_task(late_socket.call("hub:join", {"roomId": late_room}))
+        sent = await student_socket.send(room, "during the storm")
+        assert sent["success"] is True
+        arrived = await tutor_socket.next("hub:messageArrived")
+        assert arrived["message"]["content"] == {"body": "during the storm"}
+        await asyncio.sleep(0.3)
+        assert not joining.done()  # still waiting its turn
+    finally:
+        gate.release()
+
+    assert (await joining)["success"] is True
+    joined = await late_socket.next("hub:joined")
+    assert joined["roomId"] == late_room

@@ -51,7 +51,10 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
     principal = connection.principal
     with hub.arrivals.watch(connection.namespace, request.room_id, connection.sid) as arrivals:
         removals = await hub.state.removals()
-        async with hub.context.db.unit_of_work() as uow:
+        # A few joins read the database at once (``hub_joins_running``): in a reconnect storm the
+        # rest wait here, not in the connection pool's queue ahead of the sends (what the room
+        # broadcasts meanwhile is kept like anything else the join would miss).
+        async with hub.join_gate, hub.context.db.unit_of_work() as uow:
             access = await access_room(uow.session, hub.engine, principal, request.room_id)
             if not access.permissions.read:
                 raise Forbidden("Your role in this room cannot read it")

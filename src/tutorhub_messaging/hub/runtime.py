@@ -94,6 +94,10 @@ class HubRuntime:
         self.sends = SendBatcher(context)
         # Events of one user running at once (the others wait: none is refused for it).
         self.user_slots = UserSlots(context.settings.hub_events_running_per_user)
+        # Joins reading the database at once: when every client rejoins after a restart, the
+        # joins wait here in arrival order, not in the connection pool's queue (where they would
+        # time out and make the sends of users already in wait behind them).
+        self.join_gate = asyncio.Semaphore(context.settings.hub_joins_running)
         # Joins, events and sockets per user and per socket (the hub definition's budgets).
         self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
 
