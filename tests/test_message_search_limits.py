@@ -1,5 +1,5 @@
 """Message search cannot starve the service: bounded filter values, a few searches per user at
-once, a time limit, and connections of its own."""
+once, a bound on each user's search time per minute, a time limit, and connections of its own."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ async def test_an_overlong_value_is_refused(client: httpx.AsyncClient, student: 
     assert (await search(client, student, {"senderName": "x" * 200})).status_code == 200
 
 
-@overrides(searches_per_user=1)
+@overrides(searches_per_user=1, search_connections=2)  # the running search holds one connection
 async def test_a_users_search_beyond_those_running_is_refused(
     app: Any, client: httpx.AsyncClient, student: User, tutor: User
 ) -> None:
@@ -87,6 +87,30 @@ async def test_a_users_search_beyond_those_running_is_refused(
     assert sent.status_code == 201
     assert inbox.status_code == 200
     assert (await search(client, student, {"content": "hello"})).status_code == 200
+
+
+@pytest.mark.parametrize("settings_overrides", [{"search_seconds_per_user_per_minute": 1e-9}], indirect=True)
+async def test_a_user_whose_searches_took_their_time_this_minute_is_refused_until_it_passes(
+    app: Any, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    """One search connection per process: without a bound on each user's share of it, one user
+    searching without pause would keep it and everyone else's searches would wait."""
+    room = await create_room(app, student, tutor)
+    await store_text(app, room, tutor, "hello")
+    before = await refusals(client, "time")
+
+    first = await search(client, student, {"content": "hello"})
+    refused = await search(client, student, {"content": "hello"})
+    other_user = await search(client, tutor, {"content": "hello"})
+
+    assert first.status_code == 200
+    body = assert_envelope_error(refused, 429)
+    assert "per 60 s per user" in body["detail"]
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert await refusals(client, "time") == before + 1
+    assert other_user.status_code == 200
+    # Only searches are bounded: the student's other reads go on.
+    assert (await client.get(f"/chat/{room}/messages", headers=student.headers)).status_code == 200
 
 
 async def _store_many(app: Any, room: str, sender: User, count: int) -> None:

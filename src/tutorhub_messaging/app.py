@@ -68,6 +68,7 @@ def build_context(settings: Settings) -> AppContext:
                 connections=settings.search_connections,
                 timeout_seconds=settings.search_timeout_ms / 1000,
                 per_user=settings.searches_per_user,
+                seconds_per_user=settings.search_seconds_per_user_per_minute,
             ),
             session_info={OPTIONS_KEY: outbox},
         ),

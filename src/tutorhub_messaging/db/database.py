@@ -8,6 +8,9 @@ nothing is announced that was not stored.
 from __future__ import annotations
 
 import logging
+import math
+import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -101,6 +104,9 @@ class SearchLimits:
     connections: int = 1  # searches running at once in this process, on connections of their own
     timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
     per_user: int = 2  # searches of one user running at once in this process
+    # Seconds of searching one user may spend per window in this process (None: no bound).
+    seconds_per_user: float | None = None
+    window_seconds: float = 60.0
 
 
 def create_postgres_search_engine(url: str, limits: SearchLimits) -> AsyncEngine:
@@ -129,17 +135,37 @@ def _is_timeout(exc: DBAPIError) -> bool:
     return "interrupted" in text_of or "statement timeout" in text_of
 
 
-class _SearchGate:
-    """Searches of one user running at once in this process."""
+class _SearchClock:
+    started: float | None = None
 
-    def __init__(self, per_user: int) -> None:
-        self.per_user = per_user
+    def start(self) -> None:
+        self.started = time.monotonic()
+
+
+class _SearchGate:
+    """Searches of one user in this process: how many run at once, and how much time they took
+    in the last window. A search may scan every message a user can see and keeps a core busy
+    while it does; a user who keeps searching is refused once their searches took
+    ``seconds_per_user`` in the window, so nobody can keep that core for themselves."""
+
+    # Past this many users remembered, the ones whose searches all left the window are forgotten.
+    SWEEP_AT = 10_000
+
+    def __init__(self, limits: SearchLimits) -> None:
+        self.per_user = limits.per_user
+        self.seconds_per_user = limits.seconds_per_user
+        self.window = limits.window_seconds
         self._running: dict[str, int] = {}
+        # Per user: (when a search ended, how long it took), oldest first.
+        self._spent: dict[str, deque[tuple[float, float]]] = {}
 
     @contextmanager
-    def enter(self, user_id: str | None) -> Iterator[None]:
+    def enter(self, user_id: str | None) -> Iterator[_SearchClock]:
+        """Admit one search of ``user_id`` (or refuse it); its time counts from ``clock.start()``
+        (once it holds a search connection: waiting for one is not the user's doing)."""
+        clock = _SearchClock()
         if user_id is None:
-            yield
+            yield clock
             return
         running = self._running.get(user_id, 0)
         if running >= self.per_user:
@@ -147,15 +173,45 @@ class _SearchGate:
             raise RateLimited(
                 f"At most {self.per_user} searches at once: wait for one to finish", retry_after=1
             )
+        self._check_time(user_id)
         self._running[user_id] = running + 1
         try:
-            yield
+            yield clock
         finally:
             left = self._running[user_id] - 1
             if left:
                 self._running[user_id] = left
             else:
                 del self._running[user_id]
+            if clock.started is not None:
+                self._charge(user_id, clock.started)
+
+    def _check_time(self, user_id: str) -> None:
+        spent = self._spent.get(user_id)
+        if self.seconds_per_user is None or not spent:
+            return
+        now = time.monotonic()
+        while spent and spent[0][0] <= now - self.window:
+            spent.popleft()
+        if sum(seconds for _, seconds in spent) < self.seconds_per_user:
+            return
+        SEARCH_REFUSALS.labels(reason="time").inc()
+        retry_after = max(1, math.ceil(spent[0][0] + self.window - now))
+        raise RateLimited(
+            f"Searches may take at most {self.seconds_per_user:g} s per {self.window:g} s per user: "
+            f"try again in {retry_after} s",
+            retry_after=retry_after,
+        )
+
+    def _charge(self, user_id: str, started: float) -> None:
+        if self.seconds_per_user is None:
+            return
+        now = time.monotonic()
+        self._spent.setdefault(user_id, deque()).append((now, now - started))
+        if len(self._spent) > self.SWEEP_AT:
+            for user, spent in list(self._spent.items()):
+                if spent[-1][0] <= now - self.window:
+                    del self._spent[user]
 
 
 class Database:
@@ -185,7 +241,7 @@ class Database:
             if url.startswith("sqlite")
             else create_postgres_search_engine(url, limits)
         )
-        self.search_gate = _SearchGate(limits.per_user)
+        self.search_gate = _SearchGate(limits)
         # SQLite files: the WAL is checkpointed off the event loop (see WalCheckpoints).
         self.checkpoints = WalCheckpoints(self.engine) if url.startswith("sqlite") else None
         self.search_sessions = async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
@@ -203,9 +259,11 @@ class Database:
         connections, stopped after the search timeout (``SearchTimedOut``). A user with as many
         searches running as allowed is refused (``RateLimited``). On SQLite it cannot write
         (``query_only``) and runs off the event loop."""
-        with self.search_gate.enter(user_id):
+        with self.search_gate.enter(user_id) as clock:
             try:
                 async with self._unit_of_work(self.search_sessions) as uow:
+                    await uow.session.connection()  # waits for a search connection, if need be
+                    clock.start()
                     yield uow
             except (Unavailable, DBAPIError) as exc:
                 cause = exc.__cause__ if isinstance(exc, Unavailable) else exc
