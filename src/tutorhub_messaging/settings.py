@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     hub_events_running_per_user: PositiveInt = 2
     # Joins reading the database at once in a process; more wait their turn, so a reconnect storm
     # (every client rejoining every room) leaves database connections to the sends.
-    hub_joins_running: PositiveInt = 4
+    hub_joins_running: PositiveInt = 10
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches
     # of one user at once (per process), searches at once per process on connections of their own,
