@@ -183,8 +183,7 @@ async def test_an_address_whose_connects_keep_being_refused_gets_no_new_transpor
             transports=["websocket"],
             wait_timeout=5,
         )
-    if blocked.sio.eio.http is not None:  # the refused handshake leaves its HTTP session open
-        await blocked.sio.eio.http.close()
+    await blocked.disconnect()  # closes what the refused handshake left open
     assert await refusals(client, "handshakes", "address", "refused connects") == before + 1
     # Other addresses connect as usual, the same user's included.
     other = await hub.connect_with(auth={"token": tutor.token}, headers={"X-Forwarded-For": "198.51.100.9"})
