@@ -15,7 +15,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.chat_rooms import assert_envelope_error, create_room, store_text
 from tests.support.users import User
+from tutorhub_messaging.db import database
 from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.errors import RateLimited
 from tutorhub_messaging.messages.repository import MessageRepository
 from tutorhub_messaging.messages.service import Sender, message_row
 
@@ -89,8 +91,12 @@ async def test_a_users_search_beyond_those_running_is_refused(
     assert (await search(client, student, {"content": "hello"})).status_code == 200
 
 
-@pytest.mark.parametrize("settings_overrides", [{"search_seconds_per_user_per_minute": 1e-9}], indirect=True)
-async def test_a_user_whose_searches_took_their_time_this_minute_is_refused_until_it_passes(
+@pytest.mark.parametrize(
+    "settings_overrides",
+    [{"search_seconds_per_user_per_minute": 1e-9, "search_burst_seconds": 1e-9}],
+    indirect=True,
+)
+async def test_a_user_whose_searches_took_their_time_is_refused_until_it_comes_back(
     app: Any, client: httpx.AsyncClient, student: User, tutor: User
 ) -> None:
     """One search connection per process: without a bound on each user's share of it, one user
@@ -105,12 +111,57 @@ async def test_a_user_whose_searches_took_their_time_this_minute_is_refused_unti
 
     assert first.status_code == 200
     body = assert_envelope_error(refused, 429)
-    assert "per 60 s per user" in body["detail"]
-    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert "per minute per user" in body["detail"]
+    # Owing search time at a rate of a billionth of a second a minute: the longest wait told.
+    assert refused.headers["retry-after"] == "3600"
     assert await refusals(client, "time") == before + 1
     assert other_user.status_code == 200
     # Only searches are bounded: the student's other reads go on.
     assert (await client.get(f"/chat/{room}/messages", headers=student.headers)).status_code == 200
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_search_time_comes_in_a_short_burst_then_at_a_steady_pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """10 s a minute with 2 s back to back: a user searching without pause has their first 2 s,
+    then a second every 6 s, never a core for 10 s on end; a search that ran long is owed."""
+    clock = _Clock()
+    monkeypatch.setattr(database.time, "monotonic", clock)
+    gate = database._SearchGate(database.SearchLimits(per_user=1, seconds_per_user=10.0, burst_seconds=2.0))
+
+    def searches_for(seconds: float) -> None:
+        with gate.enter("u1") as search_clock:
+            search_clock.start()
+            clock.now += seconds
+
+    searches_for(1.5)
+    searches_for(0.7)  # still within the burst: admitted, and now it is spent (refilled meanwhile)
+    with pytest.raises(RateLimited) as refused, gate.enter("u1"):
+        pass
+    assert refused.value.retry_after == 1
+    with gate.enter("u2"):  # other users have buckets of their own
+        pass
+    clock.now += 3.0  # refilled by 0.5 s
+    searches_for(5.0)  # a long one: the bucket now owes 3.75 s (refilled while it ran)
+    with pytest.raises(RateLimited) as owed, gate.enter("u1"):
+        pass
+    assert owed.value.retry_after == 23  # 3.75 s at 10 s a minute: 22.5 s
+    clock.now += 22.0
+    with pytest.raises(RateLimited), gate.enter("u1"):
+        pass
+    clock.now += 1.1
+    searches_for(0.1)
+    clock.now += 600.0  # a long pause refills the bucket to its size, no more
+    for _ in range(4):
+        searches_for(0.6)
+    with pytest.raises(RateLimited), gate.enter("u1"):
+        pass
 
 
 async def _store_many(app: Any, room: str, sender: User, count: int) -> None:

@@ -69,6 +69,7 @@ def build_context(settings: Settings) -> AppContext:
                 timeout_seconds=settings.search_timeout_ms / 1000,
                 per_user=settings.searches_per_user,
                 seconds_per_user=settings.search_seconds_per_user_per_minute,
+                burst_seconds=settings.search_burst_seconds,
             ),
             session_info={OPTIONS_KEY: outbox},
         ),

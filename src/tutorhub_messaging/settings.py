@@ -171,9 +171,10 @@ class Settings(BaseSettings):
     search_max_values: PositiveInt = 40
     search_max_value_length: PositiveInt = 200
     searches_per_user: PositiveInt = 2
-    # Seconds one user's searches may take per minute, per process; beyond: 429 until some of
-    # that time is a minute old.
+    # Search time of one user, per process: a bucket of ``search_burst_seconds`` refilled at
+    # ``search_seconds_per_user_per_minute``; a user whose bucket is empty gets 429 until it refills.
     search_seconds_per_user_per_minute: PositiveFloat = 10.0
+    search_burst_seconds: PositiveFloat = 2.0
     search_connections: PositiveInt = 1
     search_timeout_ms: PositiveInt = 5_000
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -104,9 +103,10 @@ class SearchLimits:
     connections: int = 1  # searches running at once in this process, on connections of their own
     timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
     per_user: int = 2  # searches of one user running at once in this process
-    # Seconds of searching one user may spend per window in this process (None: no bound).
+    # Seconds of searching one user may spend per minute in this process (None: no bound), and
+    # how many of them back to back (the bucket's size: see ``_SearchGate``).
     seconds_per_user: float | None = None
-    window_seconds: float = 60.0
+    burst_seconds: float = 2.0
 
 
 def create_postgres_search_engine(url: str, limits: SearchLimits) -> AsyncEngine:
@@ -142,22 +142,34 @@ class _SearchClock:
         self.started = time.monotonic()
 
 
-class _SearchGate:
-    """Searches of one user in this process: how many run at once, and how much time they took
-    in the last window. A search may scan every message a user can see and keeps a core busy
-    while it does; a user who keeps searching is refused once their searches took
-    ``seconds_per_user`` in the window, so nobody can keep that core for themselves."""
+@dataclass(slots=True)
+class _Bucket:
+    seconds: float  # search time the user may still spend now (negative: owed)
+    at: float  # when ``seconds`` was last brought up to date
 
-    # Past this many users remembered, the ones whose searches all left the window are forgotten.
+
+class _SearchGate:
+    """Searches of one user in this process: how many run at once, and at what pace they may take
+    search time. A search may scan every message a user can see and keeps a core of the database
+    busy while it does. Each user has a bucket of search time: ``burst_seconds`` full, refilled at
+    ``seconds_per_user`` a minute, and each search takes what it lasted (a long one leaves the
+    bucket owing). A user is admitted while their bucket holds some time. So someone searching
+    without pause gets a short burst, then a steady share of a few seconds a minute: their load on
+    the database is spread thin instead of taking a core for seconds on end, which is what
+    delays everyone else's sends."""
+
+    # Past this many users remembered, the ones whose buckets are full again are forgotten.
     SWEEP_AT = 10_000
+    # The longest Retry-After given for time owed (a user owing more is told to come back then).
+    MAX_RETRY_AFTER = 3600
 
     def __init__(self, limits: SearchLimits) -> None:
         self.per_user = limits.per_user
-        self.seconds_per_user = limits.seconds_per_user
-        self.window = limits.window_seconds
+        self.rate = limits.seconds_per_user / 60.0 if limits.seconds_per_user is not None else None
+        self.per_minute = limits.seconds_per_user
+        self.burst = limits.burst_seconds
         self._running: dict[str, int] = {}
-        # Per user: (when a search ended, how long it took), oldest first.
-        self._spent: dict[str, deque[tuple[float, float]]] = {}
+        self._buckets: dict[str, _Bucket] = {}
 
     @contextmanager
     def enter(self, user_id: str | None) -> Iterator[_SearchClock]:
@@ -184,34 +196,42 @@ class _SearchGate:
             else:
                 del self._running[user_id]
             if clock.started is not None:
-                self._charge(user_id, clock.started)
+                self._charge(user_id, time.monotonic() - clock.started)
+
+    def _refilled(self, user_id: str, now: float) -> _Bucket | None:
+        bucket = self._buckets.get(user_id)
+        if bucket is not None and self.rate is not None:
+            bucket.seconds = min(self.burst, bucket.seconds + (now - bucket.at) * self.rate)
+            bucket.at = now
+        return bucket
 
     def _check_time(self, user_id: str) -> None:
-        spent = self._spent.get(user_id)
-        if self.seconds_per_user is None or not spent:
+        if self.rate is None:
             return
-        now = time.monotonic()
-        while spent and spent[0][0] <= now - self.window:
-            spent.popleft()
-        if sum(seconds for _, seconds in spent) < self.seconds_per_user:
+        bucket = self._refilled(user_id, time.monotonic())
+        if bucket is None or bucket.seconds > 0:
             return
         SEARCH_REFUSALS.labels(reason="time").inc()
-        retry_after = max(1, math.ceil(spent[0][0] + self.window - now))
+        retry_after = min(self.MAX_RETRY_AFTER, max(1, math.ceil(-bucket.seconds / self.rate)))
         raise RateLimited(
-            f"Searches may take at most {self.seconds_per_user:g} s per {self.window:g} s per user: "
-            f"try again in {retry_after} s",
+            f"Searches may take at most {self.per_minute:g} s per minute per user "
+            f"({self.burst:g} s back to back): try again in {retry_after} s",
             retry_after=retry_after,
         )
 
-    def _charge(self, user_id: str, started: float) -> None:
-        if self.seconds_per_user is None:
+    def _charge(self, user_id: str, seconds: float) -> None:
+        if self.rate is None:
             return
         now = time.monotonic()
-        self._spent.setdefault(user_id, deque()).append((now, now - started))
-        if len(self._spent) > self.SWEEP_AT:
-            for user, spent in list(self._spent.items()):
-                if spent[-1][0] <= now - self.window:
-                    del self._spent[user]
+        bucket = self._refilled(user_id, now)
+        if bucket is None:
+            bucket = self._buckets[user_id] = _Bucket(self.burst, now)
+        bucket.seconds -= seconds
+        if len(self._buckets) > self.SWEEP_AT:
+            for user in [
+                u for u, b in self._buckets.items() if b.seconds + (now - b.at) * self.rate >= self.burst
+            ]:
+                del self._buckets[user]
 
 
 class Database:
