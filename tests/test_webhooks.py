@@ -52,6 +52,9 @@ def settings_overrides(
     values = webhook_settings(receiver, **extra)
     if extra.pop("webhook_urls", None) == "both":
         values["webhook_urls"] = [receiver.url, second_receiver.url]
+    if extra.get("webhook_host") == "localhost":  # cookie jars keep no cookies of IP addresses
+        values.pop("webhook_host")
+        values["webhook_urls"] = [receiver.url.replace("127.0.0.1", "localhost")]
     return values
 
 
@@ -380,6 +383,16 @@ async def test_only_the_configured_event_types_are_sent(
         "readState.updated",
     ]
     assert len(await outbox_events(app)) == 9  # the outbox keeps every event
+
+
+@pytest.mark.parametrize("settings_overrides", [{"webhook_host": "localhost"}], indirect=True)
+async def test_a_receivers_cookies_are_not_sent_back(app: Any, hub: Sockets, receiver: Receiver) -> None:
+    """Deliveries carry the event and its signature, nothing a receiver asked to be kept."""
+    receiver.sets_cookie = True
+    await _chat(hub, app, rooms=1, per_room=3)
+    await receiver.wait_until(lambda: len(receiver.delivered) >= 3)
+
+    assert all("Cookie" not in request.headers for request in receiver.requests)
 
 
 @pytest.mark.parametrize("settings_overrides", [{"outbox_retention_seconds": 0.5}], indirect=True)

@@ -50,6 +50,8 @@ class Receiver:
     mode: str | Callable[[dict[str, Any]], str] = "ok"
     # Seconds every answer takes (a slow receiver).
     delay: float = 0.0
+    # Answers set a cookie (a receiver behind a framework that sets session cookies).
+    sets_cookie: bool = False
     requests: list[Received] = field(default_factory=list)
     # Event ids that arrived while a request for the same event was still being answered.
     overlaps: list[str] = field(default_factory=list)
@@ -91,7 +93,10 @@ class Receiver:
             status = 500 if mode == "fail" else 204
             self.requests.append(Received(dict(request.headers), raw, status))
             self._changed.set()
-            return web.Response(status=status)
+            response = web.Response(status=status)
+            if self.sets_cookie:
+                response.set_cookie("receiver-session", event["id"])
+            return response
         finally:
             self._in_flight.discard(event["id"])
 

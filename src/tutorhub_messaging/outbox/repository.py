@@ -7,7 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Integer, Table, bindparam, delete, exists, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Table,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.models import OutboxEvent, WebhookDelivery
@@ -18,6 +31,16 @@ PENDING = "pending"
 DELIVERED = "delivered"
 DEAD = "dead"
 DELIVERY_STATUSES = (PENDING, DELIVERED, DEAD)
+
+
+def _has_status(status: str) -> ColumnElement[bool]:
+    """``status = '<status>'`` with the status written out, not bound: each status has a partial
+    index of its own, which a database matches only against the literal (a bound value could be
+    any status). Only the constants above are ever passed."""
+    if status not in DELIVERY_STATUSES:
+        raise ValueError(f"unknown delivery status {status!r}")
+    return WebhookDelivery.__table__.c.status == literal_column(f"'{status}'")
+
 
 _EVENTS = cast(Table, OutboxEvent.__table__)
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
@@ -65,7 +88,7 @@ def _claim_statement(*, skip_locked: bool) -> Any:
             d.lease_until,
             func.row_number().over(partition_by=d.room_id, order_by=d.id).label("rank"),
         )
-        .where(d.endpoint == bindparam("b_endpoint"), d.status == PENDING)
+        .where(d.endpoint == bindparam("b_endpoint"), _has_status(PENDING))
         .cte("ranked")
     )
     r = ranked.c
@@ -85,7 +108,7 @@ def _claim_statement(*, skip_locked: bool) -> Any:
         chosen = select(d.id).where(d.id.in_(chosen.scalar_subquery())).with_for_update(skip_locked=True)
     return (
         update(_DELIVERIES)
-        .where(d.id.in_(chosen.scalar_subquery()), d.status == PENDING, free)
+        .where(d.id.in_(chosen.scalar_subquery()), _has_status(PENDING), free)
         .values(lease_until=bindparam("b_until", type_=UtcDateTime), leased_by=bindparam("b_owner"))
         .returning(d.id, d.event_id, d.event_type, d.room_id, d.attempts, d.retry_from)
     )
@@ -179,7 +202,7 @@ class OutboxRepository:
         d = _DELIVERIES.c
         await self.session.execute(
             update(_DELIVERIES)
-            .where(d.id.in_(list(ids)), d.status == PENDING)
+            .where(d.id.in_(list(ids)), _has_status(PENDING))
             .values(
                 status=DELIVERED,
                 attempts=d.attempts + 1,
@@ -197,7 +220,7 @@ class OutboxRepository:
         d = _DELIVERIES.c
         await self.session.execute(
             update(_DELIVERIES)
-            .where(d.id.in_(list(ids)), d.status == PENDING, d.leased_by == owner)
+            .where(d.id.in_(list(ids)), _has_status(PENDING), d.leased_by == owner)
             .values(lease_until=None, leased_by=None)
         )
 
@@ -227,12 +250,12 @@ class OutboxRepository:
             values["next_attempt_at"] = next_attempt_at
         await self.session.execute(
             update(_DELIVERIES)
-            .where(d.id == delivery_id, d.status == PENDING, d.leased_by == owner)
+            .where(d.id == delivery_id, _has_status(PENDING), d.leased_by == owner)
             .values(**values)
         )
 
     async def page(self, *, status: str | None, limit: int, offset: int) -> tuple[list[WebhookDelivery], int]:
-        conditions = [WebhookDelivery.status == status] if status else []
+        conditions = [_has_status(status)] if status else []
         rows = await self.session.scalars(
             select(WebhookDelivery)
             .where(*conditions)
@@ -251,7 +274,7 @@ class OutboxRepository:
     async def count_dead(self) -> int:
         return int(
             await self.session.scalar(
-                select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == DEAD)
+                select(func.count()).select_from(WebhookDelivery).where(_has_status(DEAD))
             )
             or 0
         )
@@ -260,7 +283,7 @@ class OutboxRepository:
         """Delete up to ``limit`` deliveries delivered before ``before``, then events older than it
         that no delivery still needs. Returns how many rows went."""
         d = _DELIVERIES.c
-        old = select(d.id).where(d.status == DELIVERED, d.updated_at < before).limit(limit)
+        old = select(d.id).where(_has_status(DELIVERED), d.updated_at < before).limit(limit)
         gone = await self.session.execute(delete(_DELIVERIES).where(d.id.in_(old.scalar_subquery())))
         e = _EVENTS.c
         needed = exists().where(d.event_id == e.id)

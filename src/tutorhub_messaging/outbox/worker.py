@@ -63,6 +63,8 @@ log = logging.getLogger(__name__)
 
 PRUNE_BATCH = 1000
 USER_AGENT = "TutorHub-Webhooks/1"
+_OUTCOMES = ("delivered", "refused", "timeout", "unreachable")
+_ATTEMPT_COUNTERS = {outcome: WEBHOOK_ATTEMPTS.labels(outcome=outcome) for outcome in _OUTCOMES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +140,15 @@ class _EndpointLoop:
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.config.concurrency)
-        timeout = aiohttp.ClientTimeout(total=self.config.timeout)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+        async with aiohttp.ClientSession(
+            connector=connector,
+            # One timer per request, the whole exchange's (``_post``), not aiohttp's as well.
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None),
+            # A receiver's cookies are not sent back with later deliveries.
+            cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("Accept", "Accept-Encoding"),
+            auto_decompress=False,
+        ) as client:
             loop = asyncio.get_running_loop()
             try:
                 while True:
@@ -224,7 +233,7 @@ class _EndpointLoop:
             attempt = _Attempt(delivery, False, None, f"timeout ({type(exc).__name__})")
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             attempt = _Attempt(delivery, False, None, type(exc).__name__)
-        WEBHOOK_ATTEMPTS.labels(outcome=_outcome(attempt)).inc()
+        _ATTEMPT_COUNTERS[_outcome(attempt)].inc()
         return attempt
 
     async def _settle(self) -> None:
