@@ -48,6 +48,7 @@ import abuse_report
 import reconnect
 import report
 import scenarios
+import stages
 from procs import (
     BENCH_DIR,
     REPO_DIR,
@@ -387,6 +388,7 @@ class Bench:
             lines += [f"## {'SQLite' if db == 'sqlite' else 'PostgreSQL'}", ""]
             if "inbox" in service:
                 lines += [*report.inbox_section({**baselines["inbox"], name: service["inbox"]}), ""]
+                lines += [*stages.stages_section(name, service["inbox"]["steps"]), ""]
             if "capacity" in service:
                 lines += [*report.capacity_section({**baselines["capacity"], name: service["capacity"]}), ""]
             if "history" in service:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import stages
 from procs import LoadGenerator, Processes, Server, cpu_seconds, rss_bytes
 from seed import HistoryData, Room
 from sqlalchemy import text
@@ -159,7 +160,16 @@ def run_inbox(
         if on_ready is not None:
             on_ready()
         cpu_before = cpu_seconds(server.pid)
-        steps = [record for record in load.records() if record["type"] == "step"]
+        steps = []
+        last = stages.snapshot(server.url)
+        for record in load.records():
+            if record["type"] != "step":
+                continue
+            now = stages.snapshot(server.url) if last is not None else None
+            if last is not None and now is not None:
+                record["stages"] = stages.step_stages(last, now)
+                last = now
+            steps.append(record)
         cpu_used = cpu_seconds(server.pid) - cpu_before
         load.finish()
     finally:

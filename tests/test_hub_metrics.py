@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 import httpx
@@ -72,3 +74,44 @@ async def test_hub_errors_are_counted_by_code(hub: Sockets, client: httpx.AsyncC
     await socket.error("INVALID_PAYLOAD")
 
     assert await _sample(client, "messaging_hub_errors_total", code="INVALID_PAYLOAD") == before + 1
+
+
+async def test_each_stage_of_a_send_and_its_group_commit_are_timed(
+    app: Any, hub: Sockets, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    """Receipt to ack in four stages, so a latency tail shows which one it comes from."""
+    room = await create_room(app, student, tutor)
+    tutor_socket = await hub.connect(tutor)
+    student_socket = await hub.connect(student)
+    await tutor_socket.join(room)
+    await student_socket.join(room)
+    stages = ("wait", "store", "broadcast", "ack")
+    before = {s: await _sample(client, "messaging_hub_send_stage_seconds_count", stage=s) for s in stages}
+    batches = await _sample(client, "messaging_hub_send_batch_size_count")
+    batched = await _sample(client, "messaging_hub_send_batch_size_sum")
+
+    await student_socket.send(room, "one")
+    await tutor_socket.send(room, "two")
+
+    for stage in stages:
+        count = await _sample(client, "messaging_hub_send_stage_seconds_count", stage=stage)
+        assert count == before[stage] + 2, stage
+    # Sent one after another: two group commits of one send each.
+    assert await _sample(client, "messaging_hub_send_batch_size_count") == batches + 2
+    assert await _sample(client, "messaging_hub_send_batch_size_sum") == batched + 2
+
+
+async def test_event_loop_lag_and_garbage_collections_are_timed(app: Any, client: httpx.AsyncClient) -> None:
+    for hook in app.context.on_startup:  # the test server runs without a lifespan
+        await hook()
+    try:
+        lag_samples = await _sample(client, "messaging_event_loop_lag_seconds_count")
+        collections = await _sample(client, "messaging_gc_pause_seconds_count", generation="2")
+        await asyncio.sleep(0.3)
+        gc.collect()
+
+        assert await _sample(client, "messaging_event_loop_lag_seconds_count") >= lag_samples + 3
+        assert await _sample(client, "messaging_gc_pause_seconds_count", generation="2") >= collections + 1
+    finally:
+        for hook in app.context.on_shutdown:
+            await hook()

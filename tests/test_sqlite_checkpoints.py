@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from tutorhub_messaging.db.database import Database
@@ -117,3 +118,19 @@ async def test_disposing_waits_for_a_checkpoint_in_progress(tmp_path: Path) -> N
         assert check.execute("SELECT n FROM note").fetchall() == [(1,)]
     finally:
         check.close()
+
+
+async def test_each_checkpoint_times_its_two_steps(database: Database) -> None:
+    """The finishing step holds the writer's connection: its time is a stall every write sees."""
+
+    def count(step: str) -> float:
+        value = REGISTRY.get_sample_value("messaging_sqlite_checkpoint_seconds_count", {"step": step})
+        return value or 0.0
+
+    before = {step: count(step) for step in ("catch-up", "finish")}
+    for n in range(EVERY):
+        await _write(database, n)
+    await _checkpoints_completed(database, 1)
+
+    assert count("catch-up") == before["catch-up"] + 1
+    assert count("finish") == before["finish"] + 1

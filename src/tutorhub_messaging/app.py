@@ -29,6 +29,7 @@ from tutorhub_messaging.identity.tokens import TokenKeys
 from tutorhub_messaging.logs import configure_logging, flush_logging
 from tutorhub_messaging.ops.docs import router as docs_router
 from tutorhub_messaging.ops.endpoints import router as ops_router
+from tutorhub_messaging.ops.stalls import install_stall_watch
 from tutorhub_messaging.origins import CookieOriginGuard
 from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
 from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
@@ -166,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Any:
     api = create_fastapi(context)
     sio = build_hub(context)
     install_pruning(context)
+    install_stall_watch(context)
     inner = socketio.ASGIApp(
         sio,
         other_asgi_app=RequestContext(api, settings.max_body_bytes, log_access=settings.access_log),

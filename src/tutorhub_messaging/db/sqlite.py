@@ -29,6 +29,8 @@ import aiosqlite
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from tutorhub_messaging.ops.metrics import WAL_CHECKPOINTS
+
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,7 @@ CHECKPOINT_EVERY_COMMITS = 200
 # The catching-up passes stop once one copied fewer pages than this, or after this many passes.
 CATCH_UP_PAGES = 256
 CATCH_UP_PASSES = 4
+_CATCH_UP, _FINISH = (WAL_CHECKPOINTS.labels(step=step) for step in ("catch-up", "finish"))
 
 
 class WalCheckpoints:
@@ -200,17 +203,23 @@ class WalCheckpoints:
             if self._side is None:
                 self._side = await aiosqlite.connect(self.database)
             copied_before = None
+            started = time.perf_counter()
             for _ in range(CATCH_UP_PASSES):
                 async with self._side.execute("PRAGMA wal_checkpoint(PASSIVE)") as cursor:
                     _busy, _in_wal, copied = await cursor.fetchone() or (0, 0, 0)
                 if copied_before is not None and copied - copied_before < CATCH_UP_PAGES:
                     break
                 copied_before = copied
+            caught_up = time.perf_counter()
+            _CATCH_UP.observe(caught_up - started)
             async with self.engine.connect() as connection:
                 raw = await connection.get_raw_connection()
                 driver = raw.driver_connection
                 assert isinstance(driver, InPlaceConnection)
+                holding = time.perf_counter()
                 await driver.on_worker_thread(_passive_checkpoint)
+                # The writer's connection was held this long: every unit of work waited.
+                _FINISH.observe(time.perf_counter() - holding)
             self.completed += 1
         except Exception as exc:  # the WAL keeps every commit; the next checkpoint tries again
             log.warning("WAL checkpoint failed: %s", type(exc).__name__)

@@ -17,23 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.errors import AppError, Unavailable
 from tutorhub_messaging.hub.sending import SendRequest, Sent, send_many
 from tutorhub_messaging.messages.service import StoredMessage
+from tutorhub_messaging.ops.metrics import SEND_BATCH_SIZE, SEND_STAGE
 
 log = logging.getLogger(__name__)
 
 # Enough to amortise a commit, small enough that one batch's statements stay short.
 MAX_BATCH = 200
+_WAIT, _STORE, _BROADCAST, _ACK = (
+    SEND_STAGE.labels(stage=stage) for stage in ("wait", "store", "broadcast", "ack")
+)
 
 
 @dataclass(slots=True)
 class _Queued:
     request: SendRequest
     outcome: asyncio.Future[StoredMessage]
+    queued_at: float = field(default_factory=time.perf_counter)
+    settled_at: float | None = None  # when its batch's broadcasts were done
 
 
 class SendBatcher:
@@ -46,10 +53,15 @@ class SendBatcher:
     async def send(self, request: SendRequest) -> StoredMessage:
         """Store one send (with the others queued meanwhile); raises its error if it is refused."""
         outcome: asyncio.Future[StoredMessage] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(request, outcome))
+        queued = _Queued(request, outcome)
+        self._queue.append(queued)
         if self._drainer is None or self._drainer.done():
             self._drainer = asyncio.create_task(self._drain())
-        return await outcome
+        stored = await outcome
+        if queued.settled_at is not None:
+            # How long this task waited for the event loop after its batch was done.
+            _ACK.observe(time.perf_counter() - queued.settled_at)
+        return stored
 
     async def _drain(self) -> None:
         while self._queue:
@@ -65,8 +77,16 @@ class SendBatcher:
 
     async def _commit(self, batch: list[_Queued]) -> None:
         requests = [queued.request for queued in batch]
+        started = committed = time.perf_counter()
+
+        async def mark_committed() -> None:
+            nonlocal committed
+            committed = time.perf_counter()
+
         try:
             async with self.context.db.unit_of_work() as uow:
+                # Registered first, so it runs right after COMMIT, before the broadcasts.
+                uow.after_commit(mark_committed)
                 outcomes = await send_many(uow, self.context, requests, via="socket")
         except Unavailable as exc:
             _settle_all(batch, exc)  # every send would meet the same outage
@@ -86,8 +106,18 @@ class SendBatcher:
                     _settle(queued, exc)
             return
         # Committed, and the broadcasts have gone out (after-commit work runs before this).
+        _observe_stages(batch, started, committed, time.perf_counter())
         for queued, outcome in zip(batch, outcomes, strict=True):
             _settle(queued, outcome)
+
+
+def _observe_stages(batch: list[_Queued], started: float, committed: float, broadcast: float) -> None:
+    SEND_BATCH_SIZE.observe(len(batch))
+    for queued in batch:
+        _WAIT.observe(started - queued.queued_at)
+        queued.settled_at = broadcast
+    _STORE.observe(committed - started)
+    _BROADCAST.observe(broadcast - committed)
 
 
 def _settle(queued: _Queued, outcome: Sent | AppError | Exception) -> None:

@@ -95,3 +95,36 @@ SEARCH_REFUSALS = Counter(
 HTTP_ERRORS = Counter(
     "messaging_http_errors_total", "REST error answers by status and code", ["status", "code"]
 )
+
+# Where a hub:send's time goes, to find the causes of its latency tail (docs/performance.md).
+_STAGE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+SEND_STAGE = Histogram(
+    "messaging_hub_send_stage_seconds",
+    "Stages of a stored hub:send: wait (received until its group commit starts), store (the "
+    "group's checks, writes and COMMIT), broadcast (the group's broadcasts after the commit), "
+    "ack (from there until the send's own handler resumes)",
+    ["stage"],
+    buckets=_STAGE_BUCKETS,
+)
+SEND_BATCH_SIZE = Histogram(
+    "messaging_hub_send_batch_size",
+    "Sends per group commit of hub:send",
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200),
+)
+EVENT_LOOP_LAG = Histogram(
+    "messaging_event_loop_lag_seconds",
+    "How late the event loop woke a timer (sampled every 50 ms): the stall every task saw then",
+    buckets=_STAGE_BUCKETS,
+)
+GC_PAUSES = Histogram(
+    "messaging_gc_pause_seconds",
+    "Cyclic garbage collections of the event loop's process, by generation",
+    ["generation"],
+    buckets=_STAGE_BUCKETS,
+)
+WAL_CHECKPOINTS = Histogram(
+    "messaging_sqlite_checkpoint_seconds",
+    "SQLite WAL checkpoints: catch-up (beside the writer) and finish (holding the writer)",
+    ["step"],
+    buckets=_STAGE_BUCKETS,
+)
