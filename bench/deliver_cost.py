@@ -32,6 +32,7 @@ from procs import LOADGEN_DIR, VENV_BIN, cpu_seconds, ensure_loadgen, free_port,
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.outbox.events import delivery_row
 from tutorhub_messaging.outbox.repository import OutboxRepository
 
 TICK = 0.02
@@ -60,20 +61,7 @@ async def _write(db: Database, endpoint: str, rooms: list[str], count: int) -> N
                 "occurred_at": now,
             }
         )
-        deliveries.append(
-            {
-                "event_id": event_id,
-                "event_type": "chatMessage.created",
-                "endpoint": endpoint,
-                "room_id": room,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "retry_from": now,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        deliveries.append(delivery_row(event_id, "chatMessage.created", endpoint, room, now))
     async with db.unit_of_work() as uow:
         repository = OutboxRepository(uow.session)
         await repository.lock_rooms({row["room_id"] for row in deliveries})

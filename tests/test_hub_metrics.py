@@ -10,7 +10,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.hub_rooms import create_room
-from tests.support.sockets import Sockets
+from tests.support.sockets import HubClient, Sockets
 from tests.support.users import User
 
 
@@ -22,6 +22,18 @@ async def _sample(client: httpx.AsyncClient, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+async def _both_in_a_room(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> tuple[str, HubClient, HubClient]:
+    """A room of the two, each with a socket joined to it: (room, student's, tutor's)."""
+    room = await create_room(app, student, tutor)
+    tutor_socket = await hub.connect(tutor)
+    student_socket = await hub.connect(student)
+    await tutor_socket.join(room)
+    await student_socket.join(room)
+    return room, student_socket, tutor_socket
 
 
 async def test_connections_and_joined_rooms_are_counted_up_and_down(
@@ -49,11 +61,7 @@ async def test_connections_and_joined_rooms_are_counted_up_and_down(
 async def test_messages_in_and_out_and_send_latency_are_counted(
     app: Any, hub: Sockets, client: httpx.AsyncClient, student: User, tutor: User
 ) -> None:
-    room = await create_room(app, student, tutor)
-    tutor_socket = await hub.connect(tutor)
-    student_socket = await hub.connect(student)
-    await tutor_socket.join(room)
-    await student_socket.join(room)
+    room, student_socket, tutor_socket = await _both_in_a_room(app, hub, student, tutor)
     messages_in = await _sample(client, "messaging_hub_messages_in_total", via="socket")
     messages_out = await _sample(client, "messaging_hub_messages_out_total")
     latencies = await _sample(client, "messaging_hub_send_to_broadcast_seconds_count")
@@ -80,11 +88,7 @@ async def test_each_stage_of_a_send_and_its_group_commit_are_timed(
     app: Any, hub: Sockets, client: httpx.AsyncClient, student: User, tutor: User
 ) -> None:
     """Receipt to ack in four stages, so a latency tail shows which one it comes from."""
-    room = await create_room(app, student, tutor)
-    tutor_socket = await hub.connect(tutor)
-    student_socket = await hub.connect(student)
-    await tutor_socket.join(room)
-    await student_socket.join(room)
+    room, student_socket, tutor_socket = await _both_in_a_room(app, hub, student, tutor)
     stages = ("wait", "store", "broadcast", "ack")
     before = {s: await _sample(client, "messaging_hub_send_stage_seconds_count", stage=s) for s in stages}
     batches = await _sample(client, "messaging_hub_send_batch_size_count")

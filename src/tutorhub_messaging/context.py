@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -44,3 +46,20 @@ class AppContext:
     @property
     def message_rules(self) -> MessageRules:
         return MessageRules(self.hub, self.settings.max_message_bytes)
+
+    def run_while_serving(self, job: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``job`` as a task from the server's start until its stop, when it is cancelled."""
+        task: asyncio.Task[None] | None = None
+
+        async def start() -> None:
+            nonlocal task
+            task = asyncio.create_task(job())
+
+        async def stop() -> None:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.on_startup.append(start)
+        self.on_shutdown.append(stop)

@@ -9,8 +9,6 @@ Without Redis the hub is single-process and keeps all of this in memory.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 
 from tutorhub_messaging.context import AppContext
@@ -60,25 +58,19 @@ def install_liveness(hub: HubRuntime) -> None:
     state = hub.state
     if not isinstance(state, RedisHubState):
         return
-    task: asyncio.Task[None] | None = None
 
-    async def start() -> None:
-        nonlocal task
+    async def on_departures(departures: list[Departure]) -> None:
+        await announce_reaped(hub, departures)
 
-        async def on_departures(departures: list[Departure]) -> None:
-            await announce_reaped(hub, departures)
+    async def run_liveness() -> None:
+        await state.run_liveness(on_departures)
 
-        task = asyncio.create_task(state.run_liveness(on_departures))
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    async def forget_own_sockets() -> None:
         try:
             await state.forget_own_sockets()
         except Exception:
             log.warning("hub state: could not forget this process's sockets at shutdown")
 
-    hub.context.on_startup.append(start)
-    hub.context.on_shutdown.append(stop)
+    # Stopped first, then this process's sockets forgotten (shutdown hooks run in order).
+    hub.context.run_while_serving(run_liveness)
+    hub.context.on_shutdown.append(forget_own_sockets)

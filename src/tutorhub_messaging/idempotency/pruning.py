@@ -7,7 +7,6 @@ the table small. Several processes pruning at once delete the same rows harmless
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from tutorhub_messaging.context import AppContext
@@ -28,7 +27,6 @@ async def prune_expired_keys(db: Database) -> int:
 
 
 def install_pruning(context: AppContext) -> None:
-    task: asyncio.Task[None] | None = None
     interval = context.settings.idempotency_prune_interval_seconds
 
     async def run() -> None:
@@ -39,15 +37,4 @@ def install_pruning(context: AppContext) -> None:
             except Exception:
                 log.warning("pruning expired idempotency keys failed; trying again later", exc_info=True)
 
-    async def start() -> None:
-        nonlocal task
-        task = asyncio.create_task(run())
-
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    context.on_startup.append(start)
-    context.on_shutdown.append(stop)
+    context.run_while_serving(run)

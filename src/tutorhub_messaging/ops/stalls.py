@@ -9,7 +9,6 @@ Both feed histograms of ``/metrics`` (``messaging_event_loop_lag_seconds``,
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import time
 from typing import Any
@@ -53,18 +52,9 @@ async def _sample_lag() -> None:
 
 def install_stall_watch(context: AppContext) -> None:
     """Sample the event loop's lag while the app runs, and time garbage collections."""
-    task: asyncio.Task[None] | None = None
 
-    async def start() -> None:
-        nonlocal task
+    async def watch() -> None:
         time_garbage_collections()
-        task = asyncio.create_task(_sample_lag())
+        await _sample_lag()
 
-    async def stop() -> None:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
-    context.on_startup.append(start)
-    context.on_shutdown.append(stop)
+    context.run_while_serving(watch)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.types import iso, utcnow
 from tutorhub_messaging.ops.metrics import OUTBOX_EVENTS
-from tutorhub_messaging.outbox.repository import OutboxRepository
+from tutorhub_messaging.outbox.repository import PENDING, OutboxRepository
 from tutorhub_messaging.realtime import NobodyPresent, RoomPresence
 from tutorhub_messaging.settings import Settings
 
@@ -116,6 +117,24 @@ async def _online(options: OutboxOptions, events: Collection[_Event]) -> dict[st
     return await options.presence.users_in_rooms(rooms) if rooms else {}
 
 
+def delivery_row(
+    event_id: str, event_type: str, endpoint: str, room_id: str, now: datetime
+) -> dict[str, Any]:
+    """A new delivery of one event to one endpoint: pending, due now."""
+    return {
+        "event_id": event_id,
+        "event_type": event_type,
+        "endpoint": endpoint,
+        "room_id": room_id,
+        "status": PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "retry_from": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def _write_events(uow: UnitOfWork, events: list[_Event]) -> None:
     if not events:
         return
@@ -147,21 +166,10 @@ async def _write_events(uow: UnitOfWork, events: list[_Event]) -> None:
                 "occurred_at": now,
             }
         )
-        for endpoint in options.endpoints_for(event.type):
-            deliveries.append(
-                {
-                    "event_id": event.id,
-                    "event_type": event.type,
-                    "endpoint": endpoint,
-                    "room_id": event.aggregate_id,
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now,
-                    "retry_from": now,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
+        deliveries.extend(
+            delivery_row(event.id, event.type, endpoint, event.aggregate_id, now)
+            for endpoint in options.endpoints_for(event.type)
+        )
     repository = OutboxRepository(uow.session)
     if deliveries:
         # A room's deliveries are created in its commit order (see lock_rooms).
