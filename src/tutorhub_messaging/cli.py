@@ -20,6 +20,8 @@ from tutorhub_messaging.settings import MIN_HS256_SECRET_BYTES, Settings, Settin
 _LIBRARY_PREFIX = re.compile(r"^\([\w.]+\)\s*")
 # Allocations between two young-generation collections (Python's default is 700).
 GC_YOUNG_THRESHOLD = 10_000
+# Middle-generation collections per full one at most (Python's default is 10).
+GC_FULL_COLLECTION_EVERY = 100
 
 
 def _fail(message: str, *, status: int) -> NoReturn:
@@ -87,18 +89,23 @@ def head_revision() -> str:
     return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
-def tune_garbage_collector() -> None:
+def tune_garbage_collector(full_every: int = GC_FULL_COLLECTION_EVERY) -> None:
     """Keep the cyclic garbage collector from stalling the event loop.
 
     Everything imported at start (SQLAlchemy, FastAPI, pydantic, Socket.IO) lives for the whole
     process, yet a full collection walks it all: under load that was a 250 ms pause every few
     seconds. Freezing it takes it out of every later collection. A larger first generation makes
-    the frequent young collections rarer; each one stays short. Call it once everything the
-    process needs is imported.
+    the frequent young collections rarer; each one stays short. What a full collection still
+    walks is what the traffic keeps alive (sockets, sessions, rooms): with 1,000 sockets under
+    inbox load that was up to 250-500 ms, every ~3 minutes at Python's pace, each one failing
+    the latency bound for the seconds around it. ``full_every`` spaces them out (cyclic garbage
+    that lived long is freed later instead). Call it once everything the process needs is
+    imported.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    _young, middle, _full = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, full_every)
 
 
 def _refuse_workers_without_redis(workers: int, settings: Settings) -> None:
@@ -139,7 +146,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
 
-    tune_garbage_collector()
+    tune_garbage_collector(settings.gc_full_collection_every)
     try:
         run(settings, sock, host=args.host, port=args.port, workers=args.workers, migrations=migrations)
     except ServeError as exc:

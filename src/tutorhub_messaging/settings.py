@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     access_log: bool = True
     log_queue_lines: PositiveInt = 10_000
 
+    # Full garbage collections of `serve`: at most one per this many middle-generation ones
+    # (Python's default is 10; see cli.tune_garbage_collector).
+    gc_full_collection_every: PositiveInt = 100
+
     # --- Outgoing events: outbox and signed webhooks ---
     webhook_urls: list[str] = Field(default_factory=list)
     webhook_secret: SecretStr | None = None
