@@ -190,13 +190,21 @@ class Bench:
             server = start_service(self.procs, url, self.secret, env)
             _log(f"service on {db}{' + Redis' if redis_prefix else ''}: reconnect")
 
+            profilers: list[subprocess.Popen[Any]] = []
+
             def restart(old: Server) -> Server:
                 self.procs.stop(old.process)
-                return start_service(self.procs, url, self.secret, env, port=old.port)
+                new = start_service(self.procs, url, self.secret, env, port=old.port)
+                if self.profile:
+                    # The restarted process, from its start through the storm and the drain.
+                    profilers.append(profile_process(self.procs, new.pid, f"reconnect-{db}"))
+                return new
 
             result, server = reconnect.run_reconnect(
                 self.procs, server, restart, users, self.tokens, self.reconnect_plan
             )
+            for profiler in profilers:
+                finish_profile(self.procs, profiler)
             self.procs.stop(server.process)
         finally:
             if redis_prefix is not None:
@@ -441,7 +449,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the service during inbox traffic and each abuse attack (bench/results/)",
+        help="py-spy the service during inbox traffic, each abuse attack and a reconnect's restarted "
+        "process (bench/results/)",
     )
     args = parser.parse_args()
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
