@@ -168,8 +168,15 @@ class Bench:
             _log(f"{server.name}: reconnect")
 
             def restart(old: Server, start: Any = start) -> Server:
+                stopping = time.monotonic()
                 self.procs.stop(old.process)
-                return start(self.procs, old.port)  # type: ignore[no-any-return]
+                starting = time.monotonic()
+                new: Server = start(self.procs, old.port)
+                _log(
+                    f"restart: the old process stopped in {starting - stopping:.2f} s, "
+                    f"the new one answered {time.monotonic() - starting:.2f} s later"
+                )
+                return new
 
             users = reconnect.pair_users(self.reconnect_plan.users)
             result, server = reconnect.run_reconnect(
@@ -193,8 +200,14 @@ class Bench:
             profilers: list[subprocess.Popen[Any]] = []
 
             def restart(old: Server) -> Server:
+                stopping = time.monotonic()
                 self.procs.stop(old.process)
+                starting = time.monotonic()
                 new = start_service(self.procs, url, self.secret, env, port=old.port)
+                _log(
+                    f"restart: the old process stopped in {starting - stopping:.2f} s, "
+                    f"the new one answered {time.monotonic() - starting:.2f} s later"
+                )
                 if self.profile:
                     # The restarted process, from its start through the storm and the drain.
                     profilers.append(profile_process(self.procs, new.pid, f"reconnect-{db}"))
