@@ -35,6 +35,10 @@ from tutorhub_messaging.moderation.service import in_force_for_pairs
 
 log = logging.getLogger(__name__)
 
+# Whatever HUB_JOINS_RUNNING says: a join with ``after`` is two arms of the pages' UNION ALL, and
+# SQLite refuses a compound SELECT of more than 500.
+MAX_BATCH = 200
+
 
 @dataclass(frozen=True, slots=True)
 class JoinRead:
@@ -58,7 +62,7 @@ class JoinBatcher:
         self.context = context
         self.state = state
         self.engine = engine
-        self.max_batch = context.settings.hub_joins_running
+        self.max_batch = min(context.settings.hub_joins_running, MAX_BATCH)
         self._queue: list[_Queued] = []
         self._drainer: asyncio.Task[None] | None = None
         # Held while a batch reads the database (one batch at a time).
