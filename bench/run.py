@@ -169,8 +169,15 @@ class Bench:
             _log(f"{server.name}: reconnect")
 
             def restart(old: Server, start: Any = start) -> Server:
+                stopping = time.monotonic()
                 self.procs.stop(old.process)
-                return start(self.procs, old.port)  # type: ignore[no-any-return]
+                starting = time.monotonic()
+                new: Server = start(self.procs, old.port)
+                _log(
+                    f"restart: the old process stopped in {starting - stopping:.2f} s, "
+                    f"the new one answered {time.monotonic() - starting:.2f} s later"
+                )
+                return new
 
             users = reconnect.pair_users(self.reconnect_plan.users)
             result, server = reconnect.run_reconnect(
@@ -191,13 +198,27 @@ class Bench:
             server = start_service(self.procs, url, self.secret, env)
             _log(f"service on {db}{' + Redis' if redis_prefix else ''}: reconnect")
 
+            profilers: list[subprocess.Popen[Any]] = []
+
             def restart(old: Server) -> Server:
+                stopping = time.monotonic()
                 self.procs.stop(old.process)
-                return start_service(self.procs, url, self.secret, env, port=old.port)
+                starting = time.monotonic()
+                new = start_service(self.procs, url, self.secret, env, port=old.port)
+                _log(
+                    f"restart: the old process stopped in {starting - stopping:.2f} s, "
+                    f"the new one answered {time.monotonic() - starting:.2f} s later"
+                )
+                if self.profile:
+                    # The restarted process, from its start through the storm and the drain.
+                    profilers.append(profile_process(self.procs, new.pid, f"reconnect-{db}"))
+                return new
 
             result, server = reconnect.run_reconnect(
                 self.procs, server, restart, users, self.tokens, self.reconnect_plan
             )
+            for profiler in profilers:
+                finish_profile(self.procs, profiler)
             self.procs.stop(server.process)
         finally:
             if redis_prefix is not None:
@@ -443,7 +464,8 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy the service during inbox traffic and each abuse attack (bench/results/)",
+        help="py-spy the service during inbox traffic, each abuse attack and a reconnect's restarted "
+        "process (bench/results/)",
     )
     args = parser.parse_args()
     if args.only and not set(args.only.split(",")) <= set(SCENARIOS):

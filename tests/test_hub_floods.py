@@ -231,8 +231,8 @@ async def test_joins_waiting_their_turn_at_the_database_leave_the_sends_alone(
     latecomer, partner = User("student"), User("tutor")
     late_room = await create_room(app, latecomer, partner)
     late_socket = await hub.connect(latecomer)
-    gate = app.context.hub_control.hub.join_gate
-    await gate.acquire()  # every turn taken, as by joins in flight
+    turn = app.context.hub_control.hub.joins.turn
+    await turn.acquire()  # the joins' turn at the database taken, as by a batch in flight
     try:
         joining = asyncio.create_task(late_socket.call("hub:join", {"roomId": late_room}))
         sent = await student_socket.send(room, "during the storm")
@@ -242,7 +242,7 @@ async def test_joins_waiting_their_turn_at_the_database_leave_the_sends_alone(
         await asyncio.sleep(0.3)
         assert not joining.done()  # still waiting its turn
     finally:
-        gate.release()
+        turn.release()
 
     assert (await joining)["success"] is True
     joined = await late_socket.next("hub:joined")

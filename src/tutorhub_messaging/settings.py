@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     hub_connect_refusals_per_address: PositiveInt = 100
     # Events of one user running at once in a process (over all their sockets); more wait.
     hub_events_running_per_user: PositiveInt = 2
-    # Joins reading the database at once in a process; more wait their turn, so a reconnect storm
-    # (every client rejoining every room) leaves database connections to the sends.
+    # Joins reading the database at once in a process, together in one unit of work on one
+    # connection (``hub.joining``); more wait for the next batch, so a reconnect storm (every
+    # client rejoining every room) leaves database connections to the sends.
     hub_joins_running: PositiveInt = 10
 
     # Message search (GET /v1/v1/chat-messages with filters): bounds on its filter values, searches

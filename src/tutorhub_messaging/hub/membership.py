@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tutorhub_messaging.errors import Forbidden, NotJoined, RoomNotEligible
-from tutorhub_messaging.hub.history import RECENT_SECONDS, read_history
+from tutorhub_messaging.errors import NotJoined, RoomNotEligible
+from tutorhub_messaging.hub.history import RECENT_SECONDS
 from tutorhub_messaging.hub.protocol import (
     BLOCKED,
     ERROR,
@@ -23,11 +23,11 @@ from tutorhub_messaging.hub.protocol import (
     parse_leave,
     render_error,
 )
-from tutorhub_messaging.hub.rooms import access_room, load_conversation
+from tutorhub_messaging.hub.rooms import load_conversation
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.state import Departure, Member, SocketRef
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
-from tutorhub_messaging.moderation.service import check_not_blocked, in_force
+from tutorhub_messaging.moderation.service import in_force
 from tutorhub_messaging.ops.metrics import MESSAGES_OUT, ROOMS_JOINED
 
 OK: dict[str, Any] = {"success": True}
@@ -36,7 +36,8 @@ ROOM_CLOSED = "This conversation was closed"
 
 
 async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, Any]:
-    """One unit of work of reads: the room, its moderation and the history page.
+    """The room, its moderation and the history page, read in one unit of work with the joins
+    that arrive meanwhile (``hub.joining``).
 
     Two things may land while the join is in flight, and neither is missed:
     - a message stored after the history was read: its broadcast is kept for the socket until it
@@ -50,18 +51,10 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
     request = parse_join(data)
     principal = connection.principal
     with hub.arrivals.watch(connection.namespace, request.room_id, connection.sid) as arrivals:
-        removals = await hub.state.removals()
-        # A few joins read the database at once (``hub_joins_running``): in a reconnect storm the
-        # rest wait here, not in the connection pool's queue ahead of the sends (what the room
-        # broadcasts meanwhile is kept like anything else the join would miss).
-        async with hub.join_gate, hub.context.db.unit_of_work() as uow:
-            access = await access_room(uow.session, hub.engine, principal, request.room_id)
-            if not access.permissions.read:
-                raise Forbidden("Your role in this room cannot read it")
-            await check_not_blocked(uow.session, access.room_id, principal.user_id)
-            history = await read_history(
-                uow.session, access.room_id, hub.settings.history_on_join, request.after
-            )
+        # Checked and read with the joins that arrive meanwhile (``hub.joining``); what the room
+        # broadcasts while this one waits its turn is kept like anything else the join would miss.
+        read = await hub.joins.read(principal, request)
+        access, history, removals = read.access, read.history, read.removals
         room_id = access.room_id
         if connection.closing:
             return OK  # the transport went away meanwhile; nothing to join for

@@ -17,6 +17,7 @@ from tutorhub_messaging.hub.arrivals import WatchingManager
 from tutorhub_messaging.hub.batching import SendBatcher
 from tutorhub_messaging.hub.budgets import HubBudgeter
 from tutorhub_messaging.hub.engine import HubEngine
+from tutorhub_messaging.hub.joining import JoinBatcher
 from tutorhub_messaging.hub.state import HubState, SocketRef
 from tutorhub_messaging.hub.transport import NamespaceNotifier
 from tutorhub_messaging.identity.principal import Principal
@@ -94,10 +95,10 @@ class HubRuntime:
         self.sends = SendBatcher(context)
         # Events of one user running at once (the others wait: none is refused for it).
         self.user_slots = UserSlots(context.settings.hub_events_running_per_user)
-        # Joins reading the database at once: when every client rejoins after a restart, the
-        # joins wait here in arrival order, not in the connection pool's queue (where they would
-        # time out and make the sends of users already in wait behind them).
-        self.join_gate = asyncio.Semaphore(context.settings.hub_joins_running)
+        # Joins read the database in batches, one batch at a time: when every client rejoins after
+        # a restart, the joins wait there in arrival order, not in the connection pool's queue
+        # (where they would time out and make the sends of users already in wait behind them).
+        self.joins = JoinBatcher(context, state, self.engine)
         # Joins, events and sockets per user and per socket (the hub definition's budgets).
         self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
 

@@ -25,7 +25,6 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -63,19 +62,6 @@ _AFTER_IN_ROOM = (
     .limit(_LIMIT)
     .offset(_OFFSET)
 )
-# A rejoin's page in one statement: the message it resumes after (deleted or not), then the
-# active ones stored after it. No first row: ``after`` is no message of the room.
-_ANCHOR = (ChatMessage.id == bindparam("after_id"), ChatMessage.room_id == bindparam("room"))
-_PAGE_AFTER = (
-    select(ChatMessage)
-    .where(*_IN_ROOM, ChatMessage.seq > select(ChatMessage.seq).where(*_ANCHOR).scalar_subquery())
-    .order_by(ChatMessage.seq.asc())
-    .limit(_LIMIT)
-    .subquery()
-)
-_RESUME_AFTER = union_all(select(ChatMessage).where(*_ANCHOR), select(_PAGE_AFTER))
-_RESUME_AFTER = _RESUME_AFTER.order_by(_RESUME_AFTER.selected_columns.seq)
-_RESUME_AFTER_ROWS = select(ChatMessage).from_statement(_RESUME_AFTER)
 
 
 class MessageRepository:
@@ -133,18 +119,6 @@ class MessageRepository:
             _AFTER_IN_ROOM, {"room": room_id, "after": after_seq, "limit": limit, "offset": offset}
         )
         return list(rows)
-
-    async def resume_after(self, room_id: str, after_id: str, limit: int) -> list[ChatMessage] | None:
-        """``after_in_room`` from a message id, one statement: None when the room has no message
-        ``after_id`` (deleted ones count, as a client may resume after a message deleted since)."""
-        rows = list(
-            await self.session.scalars(
-                _RESUME_AFTER_ROWS, {"room": room_id, "after_id": after_id, "limit": limit}
-            )
-        )
-        if not rows or rows[0].id != after_id:
-            return None
-        return rows[1:]
 
     async def count_for_room(self, room_id: str) -> int:
         total = await self.session.scalar(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import Row
+
 from tutorhub_messaging.db.models import MESSAGE_STATUSES, MESSAGE_TYPES, ChatMessage
 from tutorhub_messaging.db.types import iso
 
@@ -12,7 +14,8 @@ def enum_index(options: tuple[str, ...], value: str | None) -> int | None:
     return options.index(value) if value in options else None
 
 
-def message_record(message: ChatMessage) -> dict[str, Any]:
+def message_record(message: ChatMessage | Row[Any]) -> dict[str, Any]:
+    """From an ORM object or a plain row of the message's columns (a batch of joins' pages)."""
     return {
         "id": message.id,
         "roomId": message.room_id,
