@@ -201,3 +201,42 @@ async def test_a_log_reader_that_stops_reading_does_not_stop_the_service(tmp_pat
         if line.startswith("messaging_log_lines_dropped_total")
     ]
     assert dropped > 0
+
+
+async def test_a_client_connecting_during_the_start_waits_and_is_answered(tmp_path: Path) -> None:
+    """The port listens from the moment it is bound: a request made while the service is still
+    starting (here: held at the migration lock, which this test takes first) is queued by the
+    kernel and answered once the service is up, instead of being refused."""
+    import fcntl
+
+    port = free_port()
+    lock = (tmp_path / "service.db.migrate-lock").open("a+b")
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    process = subprocess.Popen(  # noqa: ASYNC220 - started once, polled below
+        [CLI, "serve", "--port", str(port)],
+        env=environment(tmp_path),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        connected = None
+        for _ in range(600):
+            assert process.poll() is None, "the service exited"
+            try:
+                connected = socket.create_connection(("127.0.0.1", port), timeout=1)
+                break
+            except ConnectionRefusedError:
+                await asyncio.sleep(0.05)
+        assert connected is not None, "nothing accepted a connection while the service was starting"
+        with connected:
+            connected.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            assert not (tmp_path / "service.db").exists(), "the start is still held before migrations"
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)  # let the migrations, then the service, run
+            connected.settimeout(60)
+            answer = b""
+            while chunk := await asyncio.to_thread(connected.recv, 65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    finally:
+        lock.close()
+        stop(process)

@@ -2,7 +2,11 @@
 says what runs once it does.
 
 Binding first makes a busy port or an unknown host a one-line failure before migrations, before the
-application starts, and before anything claims to be running.
+application starts, and before anything claims to be running. The socket also listens from then
+on: a client that connects while the process is still starting (importing, migrating) waits in the
+kernel's accept queue and is answered once the service is up, instead of being refused and backing
+off. After a restart, that is what lets clients whose first reconnect attempt comes during the
+start get back on that attempt rather than on the next one, seconds later.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from tutorhub_messaging.settings import Settings
 log = logging.getLogger("tutorhub_messaging.serve")
 
 MIN_PORT, MAX_PORT = 1, 65_535
+# Connections the kernel holds for the process before it accepts them (uvicorn's default).
+LISTEN_BACKLOG = 2048
 
 
 class ServeError(Exception):
@@ -40,6 +46,8 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         reason = exc.strerror or str(exc)
         raise ServeError(f"cannot listen on {listen_url(host, port)}: {reason}") from None
+    # Listening now, not when uvicorn starts: connects made during the start wait, not fail.
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 
@@ -117,6 +125,7 @@ def run(
         access_log=False,  # the service writes its own access log (``rest.middleware.AccessLog``)
         proxy_headers=True,
         timeout_graceful_shutdown=10,
+        backlog=LISTEN_BACKLOG,
     )
     fields = startup_fields(settings, url=listen_url(host, port), migrations=migrations, workers=workers)
     if workers > 1:
