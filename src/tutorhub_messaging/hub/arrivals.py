@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -120,6 +120,13 @@ class WatchingManager(socketio.AsyncManager):  # type: ignore[misc]
             event, data, namespace=namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kwargs
         )
 
+    async def emit_in_namespaces(
+        self, namespaces: Sequence[str], event: str, data: Any, *, room: str, skip_sid: str | None
+    ) -> None:
+        """The same event to a room in each of several namespaces (``hub.transport``)."""
+        for namespace in namespaces:
+            await self.emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
+
     def _keep(self, namespace: str, room: str | None, skip_sid: Any, data: dict[str, Any]) -> None:
         watches = self._watches.get((namespace, room)) if room is not None else None
         if not watches:
@@ -129,7 +136,3 @@ class WatchingManager(socketio.AsyncManager):  # type: ignore[misc]
         for watch in watches:
             if watch.sid not in present and watch.sid not in skipped:
                 watch.missed.append(data)
-
-
-class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type: ignore[misc]
-    """The Redis pub/sub manager with the same watch: its local delivery runs ``WatchingManager.emit``."""

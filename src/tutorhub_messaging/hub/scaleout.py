@@ -1,6 +1,6 @@
 """Several processes serving one hub: the Redis-backed pieces, chosen when MESSAGING_REDIS_URL is set.
 
-- room broadcasts go through python-socketio's ``AsyncRedisManager`` (pub/sub);
+- room broadcasts go through python-socketio's ``AsyncRedisManager`` (pub/sub; ``hub.redis_broadcasts``);
 - who is where (occupancy, presence, guardrails) lives in ``RedisHubState``;
 - the message rate limiter is ``RedisRateLimiter`` (wired in ``app.build_context``).
 
@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.hub.arrivals import WatchingManager, WatchingRedisManager
+from tutorhub_messaging.hub.arrivals import WatchingManager
 from tutorhub_messaging.hub.protocol import OFFLINE, PRESENCE
+from tutorhub_messaging.hub.redis_broadcasts import WatchingRedisManager
 from tutorhub_messaging.hub.runtime import HubRuntime
 from tutorhub_messaging.hub.state import Departure, Guardrails, HubState, InMemoryHubState
 from tutorhub_messaging.hub.state_redis import RedisHubState
@@ -30,6 +31,8 @@ def client_manager(settings: Settings) -> WatchingManager:
     return WatchingRedisManager(
         settings.redis_url,
         channel=settings.redis_prefix + "socketio",
+        pool_size=settings.redis_pool_size,
+        pool_timeout=settings.redis_pool_timeout_ms / 1000,
         redis_options={"socket_connect_timeout": 2, "health_check_interval": 15},
     )
 

@@ -18,6 +18,7 @@ from engineio import exceptions as engineio_exceptions
 from engineio import packet as engineio_packet
 from starlette.types import Message, Receive, Scope, Send
 
+from tutorhub_messaging.hub.arrivals import WatchingManager
 from tutorhub_messaging.hub.send_buffer import SendBuffer, SendBufferLimits
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
 from tutorhub_messaging.ops.metrics import (
@@ -104,7 +105,8 @@ class NamespaceNotifier:
     ``/messaging-api/hub/chat`` or another configured namespace, so a room's sockets may be
     spread over several. The set is fixed by configuration (no other namespace is accepted), so
     every process addresses the same namespaces and a broadcast costs the same whatever clients
-    connect: one emit per configured namespace, locally and through Redis.
+    connect: one emit per configured namespace locally, and one message through Redis for all of
+    them (``hub.redis_broadcasts``).
     """
 
     def __init__(self, sio: socketio.AsyncServer, namespaces: Iterable[str]) -> None:
@@ -114,10 +116,11 @@ class NamespaceNotifier:
     async def emit_to_room(
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
     ) -> None:
-        for namespace in self.namespaces:
-            if event == MESSAGE_ARRIVED:
+        if event == MESSAGE_ARRIVED:
+            for namespace in self.namespaces:
                 MESSAGES_OUT.inc(self._recipients(namespace, room_id, skip_sid))
-            await self.sio.emit(event, payload, to=room_id, namespace=namespace, skip_sid=skip_sid)
+        manager: WatchingManager = self.sio.manager
+        await manager.emit_in_namespaces(self.namespaces, event, payload, room=room_id, skip_sid=skip_sid)
 
     def _recipients(self, namespace: str, room_id: str, skip_sid: str | None) -> int:
         return sum(1 for sid, _ in self.sio.manager.get_participants(namespace, room_id) if sid != skip_sid)
