@@ -159,10 +159,11 @@ async def test_events_of_one_user_run_a_few_at_a_time_and_others_do_not_wait() -
     assert slots._slots == {}  # nothing kept for users with no event running
 
 
-@overrides(hub_connect_refusals_per_address=3)
+@overrides(hub_connect_refusals_per_address=25)
 async def test_an_address_whose_connects_keep_being_refused_gets_no_new_transport(
     app: Any, client: httpx.AsyncClient, hub: Sockets, student: User, tutor: User
 ) -> None:
+    """An unknown namespace counts ten refusals: the third fills a bound of 25."""
     sprayer = {"X-Forwarded-For": "203.0.113.7"}
     before = await refusals(client, "handshakes", "address", "refused connects")
     for i in range(3):
@@ -171,7 +172,7 @@ async def test_an_address_whose_connects_keep_being_refused_gets_no_new_transpor
         )
         assert message.startswith("Unknown hub")
 
-    # The fourth handshake from that address is refused before any session, even for a real hub.
+    # The next handshake from that address is refused before any session, even for a real hub.
     blocked = HubClient(student, "/hub/chat")
     hub.clients.append(blocked)
     with pytest.raises(socketio.exceptions.ConnectionError):

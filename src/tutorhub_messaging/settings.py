@@ -46,8 +46,9 @@ class Settings(BaseSettings):
     # Every Redis key and pub/sub channel of the service starts with this, so several deployments
     # (or test runs) can share one Redis.
     redis_prefix: str = Field(default="thm:", pattern=r"^[A-Za-z0-9:_.-]{1,64}$")
-    # Connections to Redis per process (hub state, budgets, rate limit, sessions); a call that
-    # finds them all busy waits up to the timeout for one instead of failing at once.
+    # Connections to Redis per process (hub state, budgets, rate limit, sessions; the broadcasts'
+    # pub/sub has a pool of the same size); a call that finds them all busy waits up to the
+    # timeout for one instead of failing at once.
     redis_pool_size: PositiveInt = 100
     redis_pool_timeout_ms: PositiveInt = 5000
     jwt_secret: SecretStr | None = None

@@ -11,6 +11,12 @@ once: a websocket closed before it is accepted (the server answers 403), a polli
 ``429``. Transports already open are untouched, and so is every other address. The address is
 the peer's, or the one a trusted proxy forwards (``X-Forwarded-For``, trusted from the addresses in
 ``FORWARDED_ALLOW_IPS``, by default 127.0.0.1).
+
+An unknown namespace counts ``UNKNOWN_NAMESPACE_WEIGHT`` times. A missing or invalid token can come
+from many users behind one address (a campus network, after a key rotation), but no client names
+a hub this service does not serve unless it is misconfigured, and then every one of its connects
+fails anyway. A spray of made-up namespaces is blocked after a tenth as many handshakes, each of
+which costs as much as a real connect.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, Window
 from tutorhub_messaging.ops.metrics import BUDGET_REFUSALS
 
 SOCKET_PATH = "/socket.io"
+# How many refusals a connect to an unknown namespace counts as (see above).
+UNKNOWN_NAMESPACE_WEIGHT = 10
 
 
 def client_address(scope: Any) -> str | None:
@@ -39,9 +47,12 @@ class RefusedAddresses:
         self.window = Window(limit, window_seconds)
         self._counts = InMemoryRateLimiter(limit, window_seconds)
 
-    def note(self, address: str | None) -> None:
-        if address is not None:
-            self._counts.take_now(address, self.window)
+    def note(self, address: str | None, weight: int = 1) -> None:
+        if address is None:
+            return
+        for _ in range(weight):  # one at a time, so a heavy refusal still fills the window up
+            if not self._counts.take_now(address, self.window):
+                break
 
     def blocked(self, address: str | None) -> bool:
         return address is not None and self._counts.full(address, self.window)
