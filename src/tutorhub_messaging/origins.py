@@ -14,7 +14,7 @@ setting allows, since another site's page cannot read it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from http.cookies import CookieError, SimpleCookie
 
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -72,10 +72,11 @@ class CookieOriginGuard:
         normalised = _normalise(origin)
         return normalised in self.allowed or normalised in own_origins(scope)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: no frame of this layer stays alive for as long as a websocket lasts.
         if scope["type"] in ("http", "websocket"):
             scope = self._guard(scope)
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
     def _guard(self, scope: Scope) -> Scope:
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers") or [])

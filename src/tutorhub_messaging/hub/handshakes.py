@@ -21,6 +21,7 @@ which costs as much as a real connect.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 import orjson
@@ -72,16 +73,23 @@ class HandshakeGuard:
         self.app = app
         self.addresses = addresses
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: the inner app's is returned as is, so this layer keeps no frame alive
+        # for as long as a websocket lasts (~0.3-0.4 KB for each of 10,000 idle sockets).
         if (
             scope["type"] in ("http", "websocket")
             and _new_transport(scope)
             and self.addresses.blocked(client_address(scope))
         ):
-            BUDGET_REFUSALS.labels(budget="handshakes", scope="address", measure="refused connects").inc()
-            if scope["type"] == "websocket":
-                await send({"type": "websocket.close", "code": 1008})
-                return
+            return self._refuse(scope, send)
+        return self.app(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, send: Send) -> None:
+        BUDGET_REFUSALS.labels(budget="handshakes", scope="address", measure="refused connects").inc()
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+        else:
             body = orjson.dumps({"code": 429, "message": "Too many refused connections from this address"})
             await send(
                 {
@@ -91,5 +99,3 @@ class HandshakeGuard:
                 }
             )
             await send({"type": "http.response.body", "body": body})
-            return
-        await self.app(scope, receive, send)

@@ -23,7 +23,7 @@ from tutorhub_messaging.hub.transport import NamespaceNotifier
 from tutorhub_messaging.identity.principal import Principal
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)  # one per connected socket: no instance dict
 class Connection:
     """A socket connected to this process.
 

@@ -8,7 +8,7 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -16,7 +16,7 @@ import orjson
 import socketio
 from engineio import exceptions as engineio_exceptions
 from engineio import packet as engineio_packet
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutorhub_messaging.hub.arrivals import WatchingManager
 from tutorhub_messaging.hub.send_buffer import SendBuffer, SendBufferLimits
@@ -307,14 +307,15 @@ class WebsocketFrames:
     also tells an upgraded session how to drop its new connection (see ``_aborter``).
     """
 
-    def __init__(self, app: Any, sio: socketio.AsyncServer) -> None:
+    def __init__(self, app: ASGIApp, sio: socketio.AsyncServer) -> None:
         self.app = app
         self.sio = sio
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Awaitable[None]:
+        # Not a coroutine: Engine.IO's is returned as is, so this layer keeps only the small
+        # ``checked_receive`` closure alive for as long as a websocket lasts, not a frame.
         if scope["type"] != "websocket":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
         query = parse_qs(bytes(scope.get("query_string") or b"").decode("latin-1"))
         upgraded_sid = query.get("sid", [""])[0] or None
         if upgraded_sid is not None:
@@ -338,7 +339,7 @@ class WebsocketFrames:
                 return {"type": "websocket.disconnect", "code": 1002}
             return message
 
-        await self.app(scope, checked_receive, send)
+        return self.app(scope, checked_receive, send)
 
 
 def end_polls_on_close(sio: socketio.AsyncServer) -> None:
