@@ -80,6 +80,27 @@ async def test_a_socket_is_closed_when_its_token_expires_and_a_fresh_token_recon
     assert joined["roomId"] == room
 
 
+async def test_each_socket_ends_at_its_own_expiry_and_one_gone_before_it_changes_nothing(
+    app: Any, hub: Sockets
+) -> None:
+    """One timer for the process: sockets connected in another order than they expire each end
+    at their own time, a socket that left before its expiry is skipped, and a socket whose token
+    lasts stays."""
+    users = [User("student") for _ in range(4)]
+    later = await hub.connect_with(auth={"token": token_for(users[0], expires_in=7 - EXPIRY_LEEWAY_SECONDS)})
+    gone = await hub.connect_with(auth={"token": token_for(users[1], expires_in=3 - EXPIRY_LEEWAY_SECONDS)})
+    sooner = await hub.connect_with(auth={"token": token_for(users[2], expires_in=4 - EXPIRY_LEEWAY_SECONDS)})
+    lasting = await hub.connect(users[3])
+    await gone.disconnect()
+
+    await disconnected(sooner)
+    assert later.sio.connected, "ended with the sooner one, seconds before its own expiry"
+    await disconnected(later)
+
+    assert lasting.sio.connected
+    assert set(app.context.hub_control.hub.connections) == {lasting.sid}
+
+
 @pytest.fixture
 async def sessions() -> AsyncIterator[Redis]:
     redis = Redis.from_url(REDIS_URL)

@@ -7,7 +7,10 @@ asking its ``auth`` callback for a token again, and a stale token is refused wit
 fixed token knows to fetch a fresh one. The room sees the user leave, and the reconnected client
 fills its gap with ``hub:join {after}``.
 
-Expiry is one timer per socket (at ``exp`` plus the leeway tokens get everywhere). Sessions are
+Expiry is one timer for the whole process, set for the earliest ``exp`` (plus the leeway tokens
+get everywhere) in a heap of the sockets' expiries: a timer per socket cost ~0.5 KB of each idle
+connection. A socket that disconnects leaves its entry to lapse, or to go when the heap is rebuilt
+from the sockets still open once it holds twice as many entries. Sessions are
 re-checked every ``MESSAGING_SESSION_RECHECK_SECONDS`` for all of this process's sockets at once,
 one pipelined ``EXISTS`` per distinct session; a session store that cannot be asked disconnects
 nobody.
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
 import logging
+import math
 import time
 
 from redis.exceptions import RedisError
@@ -36,26 +41,57 @@ class CredentialWatch:
         self.interval = float(hub.settings.session_recheck_seconds)
         self._sweeper: asyncio.Task[None] | None = None
         self._closing: set[asyncio.Task[None]] = set()
+        # (when the socket's token ends, seconds since the epoch, leeway included; its sid)
+        self._expiries: list[tuple[float, str]] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = math.inf
         hub.context.on_shutdown.append(self.stop)
 
     def track(self, connection: Connection) -> None:
         """Called once the socket is connected."""
         expires_at = connection.principal.expires_at
         if expires_at is not None:
-            delay = max(0.0, expires_at + EXPIRY_LEEWAY_SECONDS - time.time())
-            connection.expiry = asyncio.get_running_loop().call_later(
-                delay, self._end, connection, "token_expired"
-            )
+            if len(self._expiries) >= 2 * len(self.hub.connections) + 64:
+                self._rebuild()
+            heapq.heappush(self._expiries, (_ends_at(connection), connection.sid))
+            self._schedule()
         if self.hub.context.authenticator.uses_session_store and self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
 
-    @staticmethod
-    def forget(connection: Connection) -> None:
-        if connection.expiry is not None:
-            connection.expiry.cancel()
-            connection.expiry = None
+    def _rebuild(self) -> None:
+        """Only the sockets still open (their entries otherwise wait for their own expiry)."""
+        self._expiries = [
+            (_ends_at(c), c.sid) for c in self.hub.connections.values() if c.principal.expires_at is not None
+        ]
+        heapq.heapify(self._expiries)
+
+    def _schedule(self) -> None:
+        """The timer set for the earliest entry (only moved when that one changed)."""
+        first = self._expiries[0][0] if self._expiries else math.inf
+        if first == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = first
+        if self._expiries:
+            delay = max(0.0, first - time.time())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer, self._timer_at = None, math.inf
+        now = time.time()
+        while self._expiries and self._expiries[0][0] <= now:
+            _, sid = heapq.heappop(self._expiries)
+            connection = self.hub.connections.get(sid)
+            if connection is not None and _ends_at(connection) <= now:
+                self._end(connection, "token_expired")
+        self._schedule()
 
     async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer, self._timer_at = None, math.inf
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -91,7 +127,6 @@ class CredentialWatch:
                 self._end(connection, "session_revoked")
 
     def _end(self, connection: Connection, reason: str) -> None:
-        connection.expiry = None
         if connection.closing or self.hub.connections.get(connection.sid) is not connection:
             return
         SOCKETS_CREDENTIALS_ENDED.labels(reason=reason).inc()
@@ -102,3 +137,8 @@ class CredentialWatch:
         task = asyncio.ensure_future(close_transport(self.hub.sio, eio_sid))
         self._closing.add(task)
         task.add_done_callback(self._closing.discard)
+
+
+def _ends_at(connection: Connection) -> float:
+    expires_at = connection.principal.expires_at
+    return math.inf if expires_at is None else expires_at + EXPIRY_LEEWAY_SECONDS

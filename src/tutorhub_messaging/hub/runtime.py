@@ -41,8 +41,6 @@ class Connection:
     in_flight: int = 0
     # Set once the socket is being disconnected for flooding: its further events are dropped.
     flooding: bool = False
-    # Closes the socket when its token expires (see ``hub.expiry``).
-    expiry: asyncio.TimerHandle | None = None
 
     @property
     def ref(self) -> SocketRef:

@@ -127,7 +127,6 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         if connection is None:
             return
         connection.closing = True
-        watch.forget(connection)
         # Not awaited here: the clean-up waits for the socket's in-flight events (its lock), and
         # one of them may be what is closing the transport.
         task = asyncio.create_task(_clean_up(hub, connection))
