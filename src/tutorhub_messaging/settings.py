@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     # Connects refused per client address per window (an unknown namespace, a missing or invalid
     # token, the connect budget); past it, new transports from that address are refused at once.
     hub_connect_refusals_per_address: PositiveInt = 100
+    # How many of those a connect to an unknown namespace counts as (a misconfigured or hostile
+    # client; a bad token, which many users behind one address may send, counts 1).
+    hub_unknown_namespace_refusal_weight: PositiveInt = 10
     # Events of one user running at once in a process (over all their sockets); more wait.
     hub_events_running_per_user: PositiveInt = 2
     # Joins reading the database at once in a process, together in one unit of work on one

@@ -12,11 +12,11 @@ once: a websocket closed before it is accepted (the server answers 403), a polli
 the peer's, or the one a trusted proxy forwards (``X-Forwarded-For``, trusted from the addresses in
 ``FORWARDED_ALLOW_IPS``, by default 127.0.0.1).
 
-An unknown namespace counts ``UNKNOWN_NAMESPACE_WEIGHT`` times. A missing or invalid token can come
-from many users behind one address (a campus network, after a key rotation), but no client names
-a hub this service does not serve unless it is misconfigured, and then every one of its connects
-fails anyway. A spray of made-up namespaces is blocked after a tenth as many handshakes, each of
-which costs as much as a real connect.
+An unknown namespace counts ``HUB_UNKNOWN_NAMESPACE_REFUSAL_WEIGHT`` times (10). A missing or
+invalid token can come from many users behind one address (a campus network, after a key
+rotation), but no client names a hub this service does not serve unless it is misconfigured, and
+then every one of its connects fails anyway. A spray of made-up namespaces is blocked after a
+tenth as many handshakes, each of which costs as much as a real connect.
 """
 
 from __future__ import annotations
@@ -31,8 +31,6 @@ from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, Window
 from tutorhub_messaging.ops.metrics import BUDGET_REFUSALS
 
 SOCKET_PATH = "/socket.io"
-# How many refusals a connect to an unknown namespace counts as (see above).
-UNKNOWN_NAMESPACE_WEIGHT = 10
 
 
 def client_address(scope: Any) -> str | None:

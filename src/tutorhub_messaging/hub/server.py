@@ -20,7 +20,7 @@ from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.hub.closing import HubClosing
 from tutorhub_messaging.hub.expiry import CredentialWatch
 from tutorhub_messaging.hub.handlers import dispatch
-from tutorhub_messaging.hub.handshakes import UNKNOWN_NAMESPACE_WEIGHT, client_address
+from tutorhub_messaging.hub.handshakes import client_address
 from tutorhub_messaging.hub.membership import disconnect as disconnect_from_rooms
 from tutorhub_messaging.hub.runtime import Connection, HubRuntime
 from tutorhub_messaging.hub.scaleout import client_manager, hub_state, install_liveness
@@ -89,7 +89,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
         address = client_address(environ.get("asgi.scope"))
         if namespace not in accepted:
             UNKNOWN_NAMESPACES_REFUSED.inc()
-            context.refused_addresses.note(address, UNKNOWN_NAMESPACE_WEIGHT)
+            context.refused_addresses.note(address, context.settings.hub_unknown_namespace_refusal_weight)
             raise SocketRefused(f"Unknown hub: {namespace[:100]} (this service serves {served})")
         try:
             principal = await _authenticate(context, auth, environ)
