@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import httpx
 
 from tutorhub_messaging import SERVICE_NAME
@@ -91,3 +94,32 @@ async def test_openapi_documents_no_422_since_bad_input_is_a_400(client: httpx.A
     assert "422" not in statuses
     assert "400" in statuses
     assert "HTTPValidationError" not in spec.get("components", {}).get("schemas", {})
+
+
+async def test_no_route_or_dependency_runs_on_the_thread_pool(app: Any) -> None:
+    """FastAPI calls a plain ``def`` endpoint or dependency on its thread pool: a thread hop and a
+    fight for the GIL on every request, paid even by requests that are refused at once."""
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute
+
+    def sync_calls(dependant: Dependant) -> list[str]:
+        found = []
+        if dependant.call is not None and not inspect.iscoroutinefunction(dependant.call):
+            found.append(getattr(dependant.call, "__qualname__", repr(dependant.call)))
+        for sub in dependant.dependencies:
+            found.extend(sync_calls(sub))
+        return found
+
+    def api_routes(routes: list[Any]) -> list[APIRoute]:
+        found: list[APIRoute] = []
+        for route in routes:
+            if isinstance(route, APIRoute):
+                found.append(route)
+            elif hasattr(route, "original_router"):  # an included router
+                found.extend(api_routes(route.original_router.routes))
+        return found
+
+    routes = api_routes(app.api.routes)
+    assert len(routes) > 20
+    offenders = {f"{route.path}: {call}" for route in routes for call in sync_calls(route.dependant)}
+    assert offenders == set()

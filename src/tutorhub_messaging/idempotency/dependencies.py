@@ -9,7 +9,7 @@ from fastapi import Depends, Header
 from tutorhub_messaging.idempotency.service import HEADER, MAX_KEY_LENGTH, check_key
 
 
-def idempotency_key(
+async def idempotency_key(
     key: Annotated[
         str | None,
         Header(
@@ -24,6 +24,7 @@ def idempotency_key(
         ),
     ] = None,
 ) -> str | None:
+    # ``async`` so that FastAPI calls it in place instead of on its thread pool.
     return check_key(key)
 
 

@@ -15,7 +15,9 @@ from tutorhub_messaging.logs import user_id_var
 TOKEN_NAME = "tutorhub-access-token"
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    # ``async``: FastAPI runs a plain ``def`` dependency on its thread pool, a thread hop (and a
+    # fight for the GIL) on every request for what is one attribute read.
     context: AppContext = request.app.state.context
     return context
 
