@@ -74,11 +74,11 @@ async def list_chat_messages(
     search = MessageSearch(session)
     total = await search.count(query, reader_id=reader_id)
     if page_number == 0:
-        rows = await search.page(query, reader_id=reader_id, limit=MAX_UNPAGED_ROWS, offset=0)
+        rows = await _page(search, query, reader_id, total, limit=MAX_UNPAGED_ROWS, offset=0)
         paging = {"pageNumber": 0, "pageRowCount": len(rows), "totalRowCount": total, "pageCount": 1}
     else:
         offset = (page_number - 1) * page_row_count
-        rows = await search.page(query, reader_id=reader_id, limit=page_row_count, offset=offset)
+        rows = await _page(search, query, reader_id, total, limit=page_row_count, offset=offset)
         page_count = -(-total // page_row_count)
         paging = {
             "pageNumber": page_number,
@@ -87,6 +87,16 @@ async def list_chat_messages(
             "pageCount": page_count,
         }
     return MessageList([message_record(row) for row in rows], paging)
+
+
+async def _page(
+    search: MessageSearch, query: MessageQuery, reader_id: str | None, total: int, *, limit: int, offset: int
+) -> list[ChatMessage]:
+    """The page's rows. When the count leaves none for the page, the database is not asked again:
+    a search that matches nothing then scans its candidate rows once instead of twice."""
+    if offset >= total:
+        return []
+    return await search.page(query, reader_id=reader_id, limit=limit, offset=offset)
 
 
 async def check_may_read_message(
