@@ -6,7 +6,9 @@ own database file, so they run the same whichever database the rest of the suite
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
+import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tutorhub_messaging.db.database import Database
-from tutorhub_messaging.db.sqlite import BUSY_TIMEOUT_MS, create_sqlite_engine
+from tutorhub_messaging.db.sqlite import BUSY_TIMEOUT_MS, SEARCH_THREAD_NICENESS, create_sqlite_engine
 from tutorhub_messaging.errors import Unavailable
 
 
@@ -107,6 +109,29 @@ async def test_searches_read_on_a_worker_thread_and_cannot_write(database: Datab
     assert "readonly" in str(refused.value.__cause__)
     async with database.unit_of_work() as uow:
         assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
+
+
+def _niceness_of_this_thread() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def _niceness_running_statements(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        await raw.driver_connection.create_function("thread_niceness", 0, _niceness_of_this_thread)
+        return int((await conn.execute(text("SELECT thread_niceness()"))).scalar_one())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="thread priorities are Linux's")
+async def test_searches_run_at_the_lowest_cpu_priority_and_nothing_else_does(database: Database) -> None:
+    """A search scans on a thread of the service's process: at the lowest priority it gets the
+    CPU that the event loop (sends, joins) leaves, not an equal share of it."""
+    assert database.search_engine is not None
+    process_niceness = _niceness_of_this_thread()
+    assert process_niceness < SEARCH_THREAD_NICENESS  # else there is nothing to show
+    assert await _niceness_running_statements(database.search_engine) == SEARCH_THREAD_NICENESS
+    assert await _niceness_running_statements(database.engine) == process_niceness
+    assert _niceness_of_this_thread() == process_niceness
 
 
 async def test_a_search_in_progress_keeps_neither_the_writer_nor_the_event_loop_waiting(

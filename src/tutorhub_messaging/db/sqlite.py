@@ -20,7 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -99,9 +101,27 @@ class SearchConnection(aiosqlite.Connection):
         return 1 if time.monotonic() > self.deadline else 0
 
 
+# The scheduling priority of the search threads (a Linux nice value; 19 is the lowest). A search
+# scans on a thread of this process, beside the event loop that serves sends and joins; at the
+# lowest priority it takes the CPU those leave instead of an equal share of it.
+SEARCH_THREAD_NICENESS = 19
+
+
+def _lower_this_threads_priority() -> None:
+    """Run the calling thread at ``SEARCH_THREAD_NICENESS`` (a thread is a task of its own to
+    Linux, so the rest of the process keeps its priority). Raising one's niceness needs no
+    privilege; elsewhere than Linux the call fails and the thread keeps the process's priority."""
+    try:
+        thread = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, thread) < SEARCH_THREAD_NICENESS:
+            os.setpriority(os.PRIO_PROCESS, thread, SEARCH_THREAD_NICENESS)
+    except (AttributeError, OSError) as exc:
+        log.debug("search thread keeps the process's priority: %s", exc)
+
+
 def create_sqlite_search_engine(url: str, *, connections: int, timeout_seconds: float) -> AsyncEngine:
-    """Read-only connections on aiosqlite's worker threads, for reads that may take long; each
-    transaction stops after ``timeout_seconds``."""
+    """Read-only connections on aiosqlite's worker threads, at the lowest CPU priority, for reads
+    that may take long; each transaction stops after ``timeout_seconds``."""
     parsed = make_url(url)
     connect_args, connect_kwargs = parsed.get_dialect()().create_connect_args(parsed)
     [database] = connect_args
@@ -110,6 +130,8 @@ def create_sqlite_search_engine(url: str, *, connections: int, timeout_seconds: 
         holder: list[SearchConnection] = []
 
         def open_connection() -> sqlite3.Connection:
+            # Called on the connection's own worker thread, which runs each of its statements.
+            _lower_this_threads_priority()
             raw = sqlite3.connect(database, **connect_kwargs)
             raw.set_progress_handler(lambda: holder[0]._past_deadline(), PROGRESS_STEPS)
             return raw
