@@ -10,26 +10,34 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from prometheus_client import REGISTRY
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.chat_rooms import assert_envelope_error, create_room, store_text
 from tests.support.users import User
-from tutorhub_messaging.db import database
+from tutorhub_messaging.db import search_limits
+from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.search_limits import SearchLimits
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.errors import RateLimited
+from tutorhub_messaging.errors import RateLimited, Unavailable
 from tutorhub_messaging.messages.repository import MessageRepository
 from tutorhub_messaging.messages.service import Sender, message_row
 
 SEARCH = "/v1/v1/chat-messages"
 
 
-def overrides(**values: int) -> Any:
+def overrides(**values: float) -> Any:
     return pytest.mark.parametrize("settings_overrides", [values], indirect=True)
 
 
 async def search(client: httpx.AsyncClient, user: User, params: Any) -> httpx.Response:
     return await client.get(SEARCH, headers=user.headers, params=params)
+
+
+async def refusals_counted(reason: str) -> float:
+    value = REGISTRY.get_sample_value("messaging_search_refusals_total", {"reason": reason})
+    return value or 0.0
 
 
 async def refusals(client: httpx.AsyncClient, reason: str) -> float:
@@ -132,8 +140,10 @@ def test_search_time_comes_in_a_short_burst_then_at_a_steady_pace(monkeypatch: p
     """10 s a minute with 2 s back to back: a user searching without pause has their first 2 s,
     then a second every 6 s, never a core for 10 s on end; a search that ran long is owed."""
     clock = _Clock()
-    monkeypatch.setattr(database.time, "monotonic", clock)
-    gate = database._SearchGate(database.SearchLimits(per_user=1, seconds_per_user=10.0, burst_seconds=2.0))
+    monkeypatch.setattr(search_limits.time, "monotonic", clock)
+    gate = search_limits.SearchGate(
+        search_limits.SearchLimits(per_user=1, seconds_per_user=10.0, burst_seconds=2.0)
+    )
 
     def searches_for(seconds: float) -> None:
         with gate.enter("u1") as search_clock:
@@ -216,3 +226,82 @@ async def test_a_search_over_its_time_limit_is_stopped_with_a_clear_error(
     assert await refusals(client, "timeout") == before + 1
     # The service carries on: a plain read works.
     assert (await client.get("/v1/myconversations", headers=student.headers)).status_code == 200
+
+
+async def test_a_search_reads_its_page_only_when_the_count_leaves_rows_for_it(
+    app: Any, client: httpx.AsyncClient, student: User, tutor: User
+) -> None:
+    """A search that matches nothing (the costly kind: every candidate row is matched against
+    every pattern) scans once, for its count, not again for an empty page."""
+    room = await create_room(app, student, tutor)
+    await store_text(app, room, tutor, "hello there")
+    await store_text(app, room, tutor, "hello again")
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "chat_message" in statement:
+            statements.append(statement)
+
+    engine = app.context.db.search_engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        nothing = await search(client, student, {"content": "no such words"})
+        scans_for_nothing, statements[:] = len(statements), []
+        found = await search(client, student, {"content": "hello"})
+        scans_for_found, statements[:] = len(statements), []
+        past_the_end = await search(client, student, {"content": "hello", "pageNumber": 2, "pageRowCount": 2})
+        scans_past_the_end = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert nothing.status_code == 200
+    assert nothing.json()["chatMessages"] == [] and nothing.json()["paging"]["totalRowCount"] == 0
+    assert scans_for_nothing == 1
+    assert [m["content"]["body"] for m in found.json()["chatMessages"]] == ["hello again", "hello there"]
+    assert found.json()["paging"]["totalRowCount"] == 2
+    assert scans_for_found == 2
+    assert past_the_end.json()["chatMessages"] == [] and past_the_end.json()["paging"]["totalRowCount"] == 2
+    assert scans_past_the_end == 1
+
+
+async def test_a_search_connection_rests_after_a_search_before_it_takes_the_next(tmp_path: Any) -> None:
+    """All the searches of a process together keep their connection busy at most the configured
+    share of the time: a search's answer is not held back, the next search waits for the rest."""
+    resting_for_ever = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'rest.db'}",
+        search=SearchLimits(connections=1, busy_share=1e-9, wait_seconds=0.2),
+    )
+    never_resting = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'no-rest.db'}",
+        search=SearchLimits(connections=1, busy_share=1.0, wait_seconds=0.2),
+    )
+    try:
+        before = await refusals_counted("busy")
+        async with resting_for_ever.search("someone") as uow:
+            assert (await uow.session.execute(text("SELECT 1"))).scalar_one() == 1
+        with pytest.raises(Unavailable) as refused:
+            async with resting_for_ever.search("someone else"):
+                pass
+        assert "Searches are busy" in refused.value.message
+        assert refused.value.key == "errMsg_searchBusy"
+        assert await refusals_counted("busy") == before + 1
+
+        for user in ("someone", "someone else", "someone"):
+            async with never_resting.search(user) as uow:
+                assert (await uow.session.execute(text("SELECT 1"))).scalar_one() == 1
+    finally:
+        await resting_for_ever.dispose()
+        await never_resting.dispose()
+
+
+@overrides(search_busy_share=0.25)
+async def test_the_busy_share_is_a_setting(app: Any) -> None:
+    assert app.context.db.search_pace.rest_factor == 3.0  # 25 % busy: three times as long at rest
+
+
+async def test_a_search_connection_is_opened_at_startup(app: Any) -> None:
+    """Not by the first search of a burst, on the event loop that serves everyone's sends."""
+    pool = app.context.db.search_engine.pool
+    assert pool.checkedin() == 0
+    async with app.api.router.lifespan_context(app.api):
+        assert pool.checkedin() == 1

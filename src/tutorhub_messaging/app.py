@@ -15,7 +15,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.db.database import Database, SearchLimits
+from tutorhub_messaging.db.database import Database
+from tutorhub_messaging.db.search_limits import SearchLimits
 from tutorhub_messaging.demo.endpoints import router as demo_router
 from tutorhub_messaging.hub.budgets import budgets_from
 from tutorhub_messaging.hub.chat import CHAT_HUB
@@ -71,6 +72,7 @@ def build_context(settings: Settings) -> AppContext:
                 per_user=settings.searches_per_user,
                 seconds_per_user=settings.search_seconds_per_user_per_minute,
                 burst_seconds=settings.search_burst_seconds,
+                busy_share=settings.search_busy_share,
             ),
             session_info={OPTIONS_KEY: outbox},
         ),
@@ -164,6 +166,7 @@ def create_app(settings: Settings | None = None) -> Any:
         webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
         context.on_startup.append(webhooks.start)
         context.on_shutdown.append(webhooks.stop)
+    context.on_startup.append(context.db.warm_up)
     api = create_fastapi(context)
     sio = build_hub(context)
     install_pruning(context)

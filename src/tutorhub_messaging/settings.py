@@ -185,6 +185,10 @@ class Settings(BaseSettings):
     search_seconds_per_user_per_minute: PositiveFloat = 10.0
     search_burst_seconds: PositiveFloat = 2.0
     search_connections: PositiveInt = 1
+    # The share of the time each search connection may be busy: after a search of t seconds it
+    # rests t * (1 / share - 1) before the next, so searches one after the other leave the
+    # database that much of a core for everything else (1: no rest).
+    search_busy_share: Annotated[float, Field(gt=0, le=1)] = 0.5
     search_timeout_ms: PositiveInt = 5_000
 
     # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).

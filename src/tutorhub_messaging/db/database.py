@@ -8,11 +8,8 @@ nothing is announced that was not stored.
 from __future__ import annotations
 
 import logging
-import math
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
@@ -25,12 +22,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from tutorhub_messaging.db.search_limits import SearchGate, SearchLimits, SearchPace
 from tutorhub_messaging.db.sqlite import (
     WalCheckpoints,
     create_sqlite_engine,
     create_sqlite_search_engine,
 )
-from tutorhub_messaging.errors import RateLimited, SearchTimedOut, Unavailable
+from tutorhub_messaging.errors import SearchTimedOut, Unavailable
 from tutorhub_messaging.ops.metrics import SEARCH_REFUSALS
 
 log = logging.getLogger(__name__)
@@ -96,19 +94,6 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SearchLimits:
-    """How searches are kept from starving everything else."""
-
-    connections: int = 1  # searches running at once in this process, on connections of their own
-    timeout_seconds: float = 5.0  # a search's transaction is stopped after this long
-    per_user: int = 2  # searches of one user running at once in this process
-    # Seconds of searching one user may spend per minute in this process (None: no bound), and
-    # how many of them back to back (the bucket's size: see ``_SearchGate``).
-    seconds_per_user: float | None = None
-    burst_seconds: float = 2.0
-
-
 def create_postgres_search_engine(url: str, limits: SearchLimits) -> AsyncEngine:
     """A small pool of its own, so searches never take the connections sends and joins need, and
     a statement timeout on each search transaction."""
@@ -133,105 +118,6 @@ def _is_timeout(exc: DBAPIError) -> bool:
     """SQLite's progress handler interrupted it, or PostgreSQL's statement timeout cancelled it."""
     text_of = str(exc.orig).lower()
     return "interrupted" in text_of or "statement timeout" in text_of
-
-
-class _SearchClock:
-    started: float | None = None
-
-    def start(self) -> None:
-        self.started = time.monotonic()
-
-
-@dataclass(slots=True)
-class _Bucket:
-    seconds: float  # search time the user may still spend now (negative: owed)
-    at: float  # when ``seconds`` was last brought up to date
-
-
-class _SearchGate:
-    """Searches of one user in this process: how many run at once, and at what pace they may take
-    search time. A search may scan every message a user can see and keeps a core of the database
-    busy while it does. Each user has a bucket of search time: ``burst_seconds`` full, refilled at
-    ``seconds_per_user`` a minute, and each search takes what it lasted (a long one leaves the
-    bucket owing). A user is admitted while their bucket holds some time. So someone searching
-    without pause gets a short burst, then a steady share of a few seconds a minute: their load on
-    the database is spread thin instead of taking a core for seconds on end, which is what
-    delays everyone else's sends."""
-
-    # Past this many users remembered, the ones whose buckets are full again are forgotten.
-    SWEEP_AT = 10_000
-    # The longest Retry-After given for time owed (a user owing more is told to come back then).
-    MAX_RETRY_AFTER = 3600
-
-    def __init__(self, limits: SearchLimits) -> None:
-        self.per_user = limits.per_user
-        self.rate = limits.seconds_per_user / 60.0 if limits.seconds_per_user is not None else None
-        self.per_minute = limits.seconds_per_user
-        self.burst = limits.burst_seconds
-        self._running: dict[str, int] = {}
-        self._buckets: dict[str, _Bucket] = {}
-
-    @contextmanager
-    def enter(self, user_id: str | None) -> Iterator[_SearchClock]:
-        """Admit one search of ``user_id`` (or refuse it); its time counts from ``clock.start()``
-        (once it holds a search connection: waiting for one is not the user's doing)."""
-        clock = _SearchClock()
-        if user_id is None:
-            yield clock
-            return
-        running = self._running.get(user_id, 0)
-        if running >= self.per_user:
-            SEARCH_REFUSALS.labels(reason="concurrency").inc()
-            raise RateLimited(
-                f"At most {self.per_user} searches at once: wait for one to finish", retry_after=1
-            )
-        self._check_time(user_id)
-        self._running[user_id] = running + 1
-        try:
-            yield clock
-        finally:
-            left = self._running[user_id] - 1
-            if left:
-                self._running[user_id] = left
-            else:
-                del self._running[user_id]
-            if clock.started is not None:
-                self._charge(user_id, time.monotonic() - clock.started)
-
-    def _refilled(self, user_id: str, now: float) -> _Bucket | None:
-        bucket = self._buckets.get(user_id)
-        if bucket is not None and self.rate is not None:
-            bucket.seconds = min(self.burst, bucket.seconds + (now - bucket.at) * self.rate)
-            bucket.at = now
-        return bucket
-
-    def _check_time(self, user_id: str) -> None:
-        if self.rate is None:
-            return
-        bucket = self._refilled(user_id, time.monotonic())
-        if bucket is None or bucket.seconds > 0:
-            return
-        SEARCH_REFUSALS.labels(reason="time").inc()
-        retry_after = min(self.MAX_RETRY_AFTER, max(1, math.ceil(-bucket.seconds / self.rate)))
-        raise RateLimited(
-            f"Searches may take at most {self.per_minute:g} s per minute per user "
-            f"({self.burst:g} s back to back): try again in {retry_after} s",
-            retry_after=retry_after,
-        )
-
-    def _charge(self, user_id: str, seconds: float) -> None:
-        if self.rate is None:
-            return
-        now = time.monotonic()
-        bucket = self._refilled(user_id, now)
-        if bucket is None:
-            bucket = self._buckets[user_id] = _Bucket(self.burst, now)
-        bucket.seconds -= seconds
-        if len(self._buckets) > self.SWEEP_AT:
-            for user in [
-                u for u, b in self._buckets.items() if b.seconds + (now - b.at) * self.rate >= self.burst
-            ]:
-                del self._buckets[user]
 
 
 class Database:
@@ -261,7 +147,8 @@ class Database:
             if url.startswith("sqlite")
             else create_postgres_search_engine(url, limits)
         )
-        self.search_gate = _SearchGate(limits)
+        self.search_gate = SearchGate(limits)
+        self.search_pace = SearchPace(limits)
         # SQLite files: the WAL is checkpointed off the event loop (see WalCheckpoints).
         self.checkpoints = WalCheckpoints(self.engine) if url.startswith("sqlite") else None
         self.search_sessions = async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
@@ -281,8 +168,8 @@ class Database:
         (``query_only``) and runs off the event loop."""
         with self.search_gate.enter(user_id) as clock:
             try:
-                async with self._unit_of_work(self.search_sessions) as uow:
-                    await uow.session.connection()  # waits for a search connection, if need be
+                async with self.search_pace.slot(clock), self._unit_of_work(self.search_sessions) as uow:
+                    await uow.session.connection()
                     clock.start()
                     yield uow
             except (Unavailable, DBAPIError) as exc:
@@ -321,6 +208,18 @@ class Database:
             return True
         except Exception:
             return False
+
+    async def warm_up(self) -> None:
+        """Open a search connection before the first search needs one. A new connection costs
+        round trips and work on the event loop (on PostgreSQL the driver's first-connect queries
+        and type codecs); paid at startup, it is not paid by the first searches of a burst, while
+        the sends of everyone else wait behind them. A database that cannot be reached now is
+        not fatal here: the first search opens the connection."""
+        try:
+            async with self.search_engine.connect():
+                pass
+        except (DBAPIError, OSError) as exc:
+            log.warning("could not open a search connection at startup: %s", exc)
 
     async def dispose(self) -> None:
         if self.checkpoints is not None:

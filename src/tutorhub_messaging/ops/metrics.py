@@ -89,7 +89,8 @@ BUDGET_REFUSALS = Counter(
 )
 SEARCH_REFUSALS = Counter(
     "messaging_search_refusals_total",
-    "Message searches refused: too many or too long filter values, too many at once, too slow",
+    "Message searches refused: too many or too long filter values, too many at once, over the user's "
+    "search time, too slow, or no search connection free in time",
     ["reason"],
 )
 HTTP_ERRORS = Counter(
