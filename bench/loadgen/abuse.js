@@ -97,19 +97,34 @@ class Bystander {
 }
 
 
-// The attack on a thread of its own (see abuse-worker.js); resolves to its result.
-function attackOnWorker(name, stopAt) {
+// The attack on a thread of its own (see abuse-worker.js), started ahead of its phase: resolves
+// once the thread has loaded everything, to a function that starts the attack (given the phase's
+// end) and resolves to its result. Starting a thread (a V8 isolate and its modules) takes a core
+// for ~100 ms on this machine: that is the load generator's cost, kept out of the phase.
+function prepareAttackWorker(name) {
   const worker = new Worker(new URL("./abuse-worker.js", import.meta.url), {
     argv: process.argv.slice(2),
-    workerData: { name, stopAtEpochMs: performance.timeOrigin + stopAt },
+    workerData: { name },
   });
-  return new Promise((resolve) => {
-    worker.once("message", (result) => {
-      worker.terminate();
-      resolve(result);
+  let settle;
+  const result = new Promise((resolve) => {
+    settle = resolve;
+  });
+  worker.once("error", (err) => settle({ failed: err.message }));
+  worker.once("exit", (code) => settle({ failed: `the attack's thread exited (${code})` }));
+  return new Promise((ready) => {
+    worker.once("message", () => {
+      worker.once("message", (attackResult) => {
+        worker.terminate();
+        settle(attackResult);
+      });
+      ready((stopAt) => {
+        worker.postMessage({ stopAtEpochMs: performance.timeOrigin + stopAt });
+        return result;
+      });
     });
-    worker.once("error", (err) => resolve({ failed: err.message }));
-    worker.once("exit", (code) => resolve({ failed: `the attack's thread exited (${code})` }));
+    // A thread that fails before it is ready: the phase runs without its attack, reported failed.
+    result.then((failure) => ready(() => Promise.resolve(failure)));
   });
 }
 
@@ -125,15 +140,17 @@ async function main() {
   const phases = [{ name: "calm", seconds: config.calmSeconds }];
   for (const name of config.attacks) phases.push({ name, seconds: config.attackSeconds });
   for (const [index, phase] of phases.entries()) {
+    const attack = ATTACKS[phase.name];
+    const onMainThread = Boolean(process.env.ABUSE_ATTACKS_ON_MAIN_THREAD);
+    const startOnWorker = attack && !onMainThread ? await prepareAttackWorker(phase.name) : null;
     emit({ type: "phaseStart", name: phase.name });
     await waitForLine();
     const stopAt = now() + phase.seconds * 1000;
-    const attack = ATTACKS[phase.name];
     const attackRun = !attack
       ? Promise.resolve(null)
-      : process.env.ABUSE_ATTACKS_ON_MAIN_THREAD
+      : onMainThread
         ? attack(config[phase.name], stopAt).catch((err) => ({ failed: err.message }))
-        : attackOnWorker(phase.name, stopAt);
+        : startOnWorker(stopAt);
     await bystander.send(index, b.rate, stopAt);
     // Every attack ends at stopAt; its last waits are bounded by `budget` (at most ~12 s more).
     const attackResult = await withDeadline(attackRun, 60000, `attack ${phase.name}`).catch((err) => ({
