@@ -3,6 +3,7 @@ once, a bound on each user's search time per minute, a time limit, and connectio
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -305,3 +306,48 @@ async def test_a_search_connection_is_opened_at_startup(app: Any) -> None:
     assert pool.checkedin() == 0
     async with app.api.router.lifespan_context(app.api):
         assert pool.checkedin() == 1
+
+
+async def test_a_refused_search_is_answered_after_a_pause_and_pauses_cannot_pile_up(tmp_path: Any) -> None:
+    """Refusals given together are paused by random amounts, so the retries of a client with many
+    searches in flight come back spread out, not as one burst; past the bound, at once."""
+    database = Database(
+        f"sqlite+aiosqlite:///{tmp_path / 'pause.db'}",
+        search=SearchLimits(connections=2, per_user=1, refusal_pause_seconds=3600),
+    )
+    try:
+        async with database.search("someone"):  # the one search the user may run
+            refused = asyncio.create_task(_enter_search(database, "someone"))
+            await asyncio.sleep(0.05)
+            assert not refused.done()  # refused, but not answered yet
+            assert database.refusal_pause.waiting == 1
+            assert await _enter_search(database, "someone else") == "searched"  # others go on
+            refused.cancel()  # a client that hangs up while paused leaves nothing behind
+            with pytest.raises(asyncio.CancelledError):
+                await refused
+            assert database.refusal_pause.waiting == 0
+
+            database.refusal_pause.max_waiting = 1
+            held = asyncio.create_task(_enter_search(database, "someone"))
+            await asyncio.sleep(0.05)
+            assert database.refusal_pause.waiting == 1
+            # The bound is reached: the next refusal is answered at once.
+            assert await _enter_search(database, "someone") == "refused"
+            held.cancel()
+            await asyncio.gather(held, return_exceptions=True)
+        assert database.refusal_pause.waiting == 0
+    finally:
+        await database.dispose()
+
+
+async def _enter_search(database: Database, user_id: str) -> str:
+    try:
+        async with database.search(user_id):
+            return "searched"
+    except RateLimited:
+        return "refused"
+
+
+@overrides(search_refusal_pause_ms=0)
+async def test_the_refusal_pause_is_a_setting(app: Any) -> None:
+    assert app.context.db.refusal_pause.max_seconds == 0

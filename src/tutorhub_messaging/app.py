@@ -73,6 +73,7 @@ def build_context(settings: Settings) -> AppContext:
                 seconds_per_user=settings.search_seconds_per_user_per_minute,
                 burst_seconds=settings.search_burst_seconds,
                 busy_share=settings.search_busy_share,
+                refusal_pause_seconds=settings.search_refusal_pause_ms / 1000,
             ),
             session_info={OPTIONS_KEY: outbox},
         ),

@@ -189,6 +189,9 @@ class Settings(BaseSettings):
     # rests t * (1 / share - 1) before the next, so searches one after the other leave the
     # database that much of a core for everything else (1: no rest).
     search_busy_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    # A refused search (429) is answered after a random pause of 0 to this many ms, so that
+    # searches refused together come back spread out instead of in one burst (0: at once).
+    search_refusal_pause_ms: Annotated[int, Field(ge=0, le=10_000)] = 500
     search_timeout_ms: PositiveInt = 5_000
 
     # The web client: the folder of its build, served at /app/ (unset: webapp/dist of the source tree).

@@ -22,13 +22,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from tutorhub_messaging.db.search_limits import SearchGate, SearchLimits, SearchPace
+from tutorhub_messaging.db.search_limits import RefusalPause, SearchGate, SearchLimits, SearchPace
 from tutorhub_messaging.db.sqlite import (
     WalCheckpoints,
     create_sqlite_engine,
     create_sqlite_search_engine,
 )
-from tutorhub_messaging.errors import SearchTimedOut, Unavailable
+from tutorhub_messaging.errors import RateLimited, SearchTimedOut, Unavailable
 from tutorhub_messaging.ops.metrics import SEARCH_REFUSALS
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,7 @@ class Database:
         )
         self.search_gate = SearchGate(limits)
         self.search_pace = SearchPace(limits)
+        self.refusal_pause = RefusalPause(limits.refusal_pause_seconds)
         # SQLite files: the WAL is checkpointed off the event loop (see WalCheckpoints).
         self.checkpoints = WalCheckpoints(self.engine) if url.startswith("sqlite") else None
         self.search_sessions = async_sessionmaker(self.search_engine, expire_on_commit=False, autoflush=False)
@@ -164,20 +165,27 @@ class Database:
     async def search(self, user_id: str | None = None) -> AsyncIterator[UnitOfWork]:
         """A unit of work for one read that may scan many rows (message search), on the search
         connections, stopped after the search timeout (``SearchTimedOut``). A user with as many
-        searches running as allowed is refused (``RateLimited``). On SQLite it cannot write
+        searches running as allowed, or out of search time, is refused (``RateLimited``, after
+        the refusal pause). On SQLite it cannot write
         (``query_only``) and runs off the event loop."""
-        with self.search_gate.enter(user_id) as clock:
-            try:
-                async with self.search_pace.slot(clock), self._unit_of_work(self.search_sessions) as uow:
-                    await uow.session.connection()
-                    clock.start()
-                    yield uow
-            except (Unavailable, DBAPIError) as exc:
-                cause = exc.__cause__ if isinstance(exc, Unavailable) else exc
-                if isinstance(cause, DBAPIError) and _is_timeout(cause):
-                    SEARCH_REFUSALS.labels(reason="timeout").inc()
-                    raise SearchTimedOut() from exc
-                raise
+        try:
+            clock = self.search_gate.admit(user_id)
+        except RateLimited:
+            await self.refusal_pause.before_answering()
+            raise
+        try:
+            async with self.search_pace.slot(clock), self._unit_of_work(self.search_sessions) as uow:
+                await uow.session.connection()
+                clock.start()
+                yield uow
+        except (Unavailable, DBAPIError) as exc:
+            cause = exc.__cause__ if isinstance(exc, Unavailable) else exc
+            if isinstance(cause, DBAPIError) and _is_timeout(cause):
+                SEARCH_REFUSALS.labels(reason="timeout").inc()
+                raise SearchTimedOut() from exc
+            raise
+        finally:
+            self.search_gate.leave(user_id, clock)
 
     @asynccontextmanager
     async def _unit_of_work(self, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -34,6 +35,9 @@ class SearchLimits:
     busy_share: float = 1.0
     # How long a search may wait for a connection before it is refused (503).
     wait_seconds: float = 30.0
+    # A refused search is answered after a random pause of up to this long (0: at once; see
+    # ``RefusalPause``).
+    refusal_pause_seconds: float = 0.0
 
 
 class _SearchClock:
@@ -76,10 +80,17 @@ class SearchGate:
     def enter(self, user_id: str | None) -> Iterator[_SearchClock]:
         """Admit one search of ``user_id`` (or refuse it); its time counts from ``clock.start()``
         (once it holds a search connection: waiting for one is not the user's doing)."""
-        clock = _SearchClock()
-        if user_id is None:
+        clock = self.admit(user_id)
+        try:
             yield clock
-            return
+        finally:
+            self.leave(user_id, clock)
+
+    def admit(self, user_id: str | None) -> _SearchClock:
+        """``enter`` in two halves, for a caller that must do something (async) on a refusal:
+        ``RateLimited``, or a clock to hand back to ``leave`` when the search is over."""
+        if user_id is None:
+            return _SearchClock()
         running = self._running.get(user_id, 0)
         if running >= self.per_user:
             SEARCH_REFUSALS.labels(reason="concurrency").inc()
@@ -88,16 +99,18 @@ class SearchGate:
             )
         self._check_time(user_id)
         self._running[user_id] = running + 1
-        try:
-            yield clock
-        finally:
-            left = self._running[user_id] - 1
-            if left:
-                self._running[user_id] = left
-            else:
-                del self._running[user_id]
-            if clock.started is not None:
-                self._charge(user_id, time.monotonic() - clock.started)
+        return _SearchClock()
+
+    def leave(self, user_id: str | None, clock: _SearchClock) -> None:
+        if user_id is None:
+            return
+        left = self._running[user_id] - 1
+        if left:
+            self._running[user_id] = left
+        else:
+            del self._running[user_id]
+        if clock.started is not None:
+            self._charge(user_id, time.monotonic() - clock.started)
 
     def _refilled(self, user_id: str, now: float) -> _Bucket | None:
         bucket = self._buckets.get(user_id)
@@ -171,3 +184,29 @@ class SearchPace:
                 asyncio.get_running_loop().call_later(rest, self._slots.release)
             else:
                 self._slots.release()
+
+
+class RefusalPause:
+    """A refused search is answered after a random pause of up to ``max_seconds``.
+
+    A client with many searches in flight (a retry loop, a script) has most of them refused at
+    the same moment; told to come back in a second, they all come back in the same millisecond,
+    and every second the process serves a burst of refusals back to back while the sends and
+    joins of everyone else wait behind it. Paused by a random share of ``max_seconds`` each, the
+    refusals, and so the retries, spread out. A pause costs a timer and no CPU; past
+    ``max_waiting`` paused at once, refusals are answered at once, so pauses cannot pile up.
+    """
+
+    def __init__(self, max_seconds: float, max_waiting: int = 1000) -> None:
+        self.max_seconds = max_seconds
+        self.max_waiting = max_waiting
+        self.waiting = 0
+
+    async def before_answering(self) -> None:
+        if self.max_seconds <= 0 or self.waiting >= self.max_waiting:
+            return
+        self.waiting += 1
+        try:
+            await asyncio.sleep(random.uniform(0, self.max_seconds))  # noqa: S311 - jitter, not a secret
+        finally:
+            self.waiting -= 1
