@@ -101,6 +101,28 @@ async def test_each_socket_ends_at_its_own_expiry_and_one_gone_before_it_changes
     assert set(app.context.hub_control.hub.connections) == {lasting.sid}
 
 
+async def test_expiries_of_sockets_gone_before_them_do_not_pile_up(app: Any, hub: Sockets) -> None:
+    """A socket that leaves keeps its entry until the heap holds twice the open sockets (+64);
+    then only the open sockets' entries are kept, and they still end at their own expiry."""
+    runtime = app.context.hub_control.hub
+    watch = runtime.credentials
+    kept = await hub.connect_with(auth={"token": token_for(User("student"), expires_in=3600)})
+    most = 0
+    for _ in range(80):
+        passing = await hub.connect_with(auth={"token": token_for(User("student"), expires_in=3600)})
+        most = max(most, watch.entries)
+        await passing.disconnect()
+    assert most <= 2 * 2 + 64 + 1  # two open at most while one passes; the bound, plus its own entry
+    assert watch.entries < 20  # rebuilt on the way: 81 sockets came, not 81 entries
+
+    ending = await hub.connect_with(
+        auth={"token": token_for(User("student"), expires_in=3 - EXPIRY_LEEWAY_SECONDS)}
+    )
+    await disconnected(ending)
+    assert kept.sio.connected
+    assert set(runtime.connections) == {kept.sid}
+
+
 @pytest.fixture
 async def sessions() -> AsyncIterator[Redis]:
     redis = Redis.from_url(REDIS_URL)

@@ -58,6 +58,11 @@ class CredentialWatch:
         if self.hub.context.authenticator.uses_session_store and self._sweeper is None:
             self._sweeper = asyncio.create_task(self._sweep())
 
+    @property
+    def entries(self) -> int:
+        """Expiries held: the open sockets' and those of sockets gone since the last rebuild."""
+        return len(self._expiries)
+
     def _rebuild(self) -> None:
         """Only the sockets still open (their entries otherwise wait for their own expiry)."""
         self._expiries = [

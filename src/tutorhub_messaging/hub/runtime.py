@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 
@@ -21,6 +21,9 @@ from tutorhub_messaging.hub.joining import JoinBatcher
 from tutorhub_messaging.hub.state import HubState, SocketRef
 from tutorhub_messaging.hub.transport import NamespaceNotifier
 from tutorhub_messaging.identity.principal import Principal
+
+if TYPE_CHECKING:
+    from tutorhub_messaging.hub.expiry import CredentialWatch
 
 
 @dataclass(eq=False, slots=True)  # one per connected socket: no instance dict
@@ -99,6 +102,8 @@ class HubRuntime:
         self.joins = JoinBatcher(context, state, self.engine)
         # Joins, events and sockets per user and per socket (the hub definition's budgets).
         self.budgets = HubBudgeter(context.hub, context.rate_limiter, context.settings.max_message_bytes)
+        # Open sockets end with their credentials (``hub.expiry``); set once the hub is built.
+        self.credentials: CredentialWatch | None = None
 
     @property
     def settings(self) -> Any:

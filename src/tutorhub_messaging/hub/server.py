@@ -78,7 +78,7 @@ def build_hub(context: AppContext) -> socketio.AsyncServer:
     hub = HubRuntime(sio, context, state, notifier)
     context.hub_control = HubClosing(hub)
     install_liveness(hub)
-    watch = CredentialWatch(hub)
+    watch = hub.credentials = CredentialWatch(hub)
     TransportGuard(sio, context.settings)
     end_polls_on_close(sio)
     served = ", ".join(notifier.namespaces)
