@@ -305,6 +305,11 @@ async def test_a_search_connection_is_opened_at_startup(app: Any) -> None:
     pool = app.context.db.search_engine.pool
     assert pool.checkedin() == 0
     async with app.api.router.lifespan_context(app.api):
+        # Opened in the background, so that startup does not wait for it.
+        for _ in range(500):
+            if pool.checkedin():
+                break
+            await asyncio.sleep(0.01)
         assert pool.checkedin() == 1
 
 

@@ -167,7 +167,8 @@ def create_app(settings: Settings | None = None) -> Any:
         webhooks = DeliveryWorker(context.db, WebhookConfig.from_settings(settings), context.outbox)
         context.on_startup.append(webhooks.start)
         context.on_shutdown.append(webhooks.stop)
-    context.on_startup.append(context.db.warm_up)
+    # In the background: a restarting process answers (and takes its reconnecting clients) first.
+    context.run_while_serving(context.db.warm_up)
     api = create_fastapi(context)
     sio = build_hub(context)
     install_pruning(context)

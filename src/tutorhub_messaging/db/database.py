@@ -220,9 +220,10 @@ class Database:
     async def warm_up(self) -> None:
         """Open a search connection before the first search needs one. A new connection costs
         round trips and work on the event loop (on PostgreSQL the driver's first-connect queries
-        and type codecs); paid at startup, it is not paid by the first searches of a burst, while
-        the sends of everyone else wait behind them. A database that cannot be reached now is
-        not fatal here: the first search opens the connection."""
+        and type codecs); paid once the process serves (the app runs this in the background), it
+        is not paid by the first searches of a burst, while the sends of everyone else wait behind
+        them. A database that cannot be reached now is not fatal here: the first search opens
+        the connection."""
         try:
             async with self.search_engine.connect():
                 pass
