@@ -118,6 +118,50 @@ def test_downgrading_restores_the_unique_constraint(fresh_url: str) -> None:
     _run_sync(fresh_url, lambda conn: _insert(conn, None))
 
 
+_DELIVERY = sa.text(
+    "INSERT INTO webhook_delivery (event_id, event_type, endpoint, room_id, status, attempts,"
+    " next_attempt_at, retry_from, lease_until, leased_by, created_at, updated_at)"
+    " VALUES (:event, 'chatMessage.created', 'http://hooks.example/in', :room, :status, 0, :due,"
+    " :at, :at, 'a-process-gone', :at, :at)"
+).bindparams(*(sa.bindparam(name, type_=UtcDateTime()) for name in ("due", "at")))
+
+
+def test_upgrading_gives_every_room_with_pending_deliveries_a_queue_due_with_its_earliest(
+    fresh_url: str,
+) -> None:
+    config = alembic_config(fresh_url)
+    command.upgrade(config, "0004_partial_delivery_indexes")
+    at = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+    rows = [("room-a", "pending", later), ("room-a", "pending", at), ("room-b", "pending", later)]
+    rows += [("room-c", "delivered", at), ("room-d", "dead", at)]
+
+    def store(conn: sa.Connection) -> None:
+        for room, status, due in rows:
+            conn.execute(
+                _DELIVERY, {"event": str(uuid.uuid4()), "room": room, "status": status, "due": due, "at": at}
+            )
+
+    _run_sync(fresh_url, store)
+    command.upgrade(config, "head")
+
+    def read(conn: sa.Connection) -> tuple[list[Any], list[Any]]:
+        queues = conn.execute(
+            sa.text("SELECT room_id, due_at, lease_until FROM webhook_room_queue ORDER BY room_id")
+        ).all()
+        leases = conn.execute(
+            sa.text("SELECT DISTINCT leased_by FROM webhook_delivery WHERE status = 'pending'")
+        )
+        return [
+            (room, UtcDateTime().process_result_value(due, conn.dialect), lease)
+            for room, due, lease in queues
+        ], list(leases)
+
+    queues, leases = _run_sync(fresh_url, read)
+    assert queues == [("room-a", at, None), ("room-b", later, None)]
+    assert leases == [(None,)]  # the old per-delivery leases are given up: the room's lease is what counts
+
+
 CLI = str(Path(sys.executable).with_name("tutorhub-messaging"))
 STARTING_AT_ONCE = 4
 

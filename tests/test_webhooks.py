@@ -375,9 +375,12 @@ async def test_only_the_configured_event_types_are_sent(
 ) -> None:
     await every_kind_of_change(client, hub, student, tutor, super_admin)
 
-    await receiver.wait_until(lambda: len(receiver.delivered) >= 3)
+    await receiver.wait_until(lambda: len(receiver.delivered_ids()) >= 3)
     await asyncio.sleep(0.3)  # time for anything else to (wrongly) arrive
-    assert [e["type"] for e in receiver.delivered] == [
+    # Each event once, by its first arrival: a repeat (same id) is at-least-once delivery at work,
+    # e.g. a 2xx that came after the 0.5 s timeout while the test's event loop was busy.
+    first_arrivals = {e["id"]: e["type"] for e in receiver.delivered}
+    assert list(first_arrivals.values()) == [
         "chatMessage.created",
         "chatMessage.created",
         "readState.updated",

@@ -231,12 +231,33 @@ class WebhookDelivery(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
     # Retries stop this long after it (the retry budget); a replay starts it again.
     retry_from: Mapped[datetime] = mapped_column(UtcDateTime)
+    # No longer written: the lease is the room queue's (``WebhookRoomQueue``). Kept so that a
+    # database migrated before the queues keeps its schema without a table rebuild on SQLite.
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class WebhookRoomQueue(Base):
+    """One (endpoint, room) with pending deliveries: when its head is due, and who holds its lease.
+
+    Written in the same transaction as the deliveries it stands for, so a claim reads the due
+    rooms off ``(endpoint, due_at)`` and costs what it takes, however many deliveries wait (a
+    receiver that was down for an hour leaves a long backlog). The lease is the room's: one
+    process at a time sends a room's events, in order."""
+
+    __tablename__ = "webhook_room_queue"
+    __table_args__ = (Index(None, "endpoint", "due_at"),)
+
+    endpoint: Mapped[str] = mapped_column(String(2048), primary_key=True)
+    room_id: Mapped[str] = mapped_column(IdType, primary_key=True)
+    # When the head (the room's oldest pending delivery) may be sent: now, or its next retry.
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    leased_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class IdempotencyKey(Base):

@@ -62,6 +62,10 @@ async def replay_delivery(uow: UnitOfWork, options: OutboxOptions, delivery_id: 
     """Queue a dead delivery again, with a fresh retry budget; it goes out before its room's later
     events that are still pending for the endpoint."""
     repository = OutboxRepository(uow.session)
+    room = await repository.room_of(delivery_id)
+    if room is not None:
+        # Before any row is locked: the order every writer of a room's queue takes its locks in.
+        await repository.lock_rooms([room])
     row = await repository.get_delivery(delivery_id)
     if row is None:
         raise NotFound("Webhook delivery not found", key="errMsg_webhookDeliveryNotFound")
@@ -72,9 +76,8 @@ async def replay_delivery(uow: UnitOfWork, options: OutboxOptions, delivery_id: 
     row.attempts = 0
     row.next_attempt_at = now
     row.retry_from = now
-    row.lease_until = None
-    row.leased_by = None
     row.updated_at = now
+    await repository.requeue(row.endpoint, row.room_id, now=now)
     await uow.session.flush()
     WEBHOOK_DEAD.dec()
     wake = options.wake

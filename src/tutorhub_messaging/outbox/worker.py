@@ -2,16 +2,17 @@
 
 Each endpoint has a loop of its own, so a slow or dead endpoint never holds up another one (nor
 the service: deliveries run beside the requests, and the database sees one claim and one settle
-per round, not statements per event). A round settles what finished, then leases the queues of
-due rooms: for each room, its oldest undelivered events for that endpoint, up to
-``webhook_room_batch`` of them. Each leased room gets a sender that POSTs its events one after
-another, the next only after the previous one's 2xx, so an endpoint receives every room's events
-in commit order while rooms (at most ``webhook_concurrency`` per endpoint) proceed side by side.
-A failure ends the room's run there: the failed event is retried later, the ones after it are
-given back unsent and wait for it.
+per round, not statements per event). A round settles what finished, then leases due rooms:
+each (endpoint, room) with pending deliveries has a queue row saying when its head is due and who
+holds it, so a claim reads the due rooms off an index and costs the same with a backlog of
+millions as with none. For each room leased, its oldest undelivered events for that endpoint, up
+to ``webhook_room_batch`` of them, go to a sender that POSTs them one after another, the next only
+after the previous one's 2xx, so an endpoint receives every room's events in commit order while
+rooms (at most ``webhook_concurrency`` per endpoint) proceed side by side. A failure ends the
+room's run there: the room is due again at the failed event's retry, and the ones after it wait.
 
-The lease (``webhook_lease_seconds``) is what makes several processes safe: a delivery leased by
-one process is skipped by the others (on PostgreSQL the claim also takes ``FOR UPDATE SKIP
+The room's lease (``webhook_lease_seconds``) is what makes several processes safe: a room leased
+by one process is skipped by the others (on PostgreSQL the claim also takes ``FOR UPDATE SKIP
 LOCKED``), and a process that dies leaves its leases to expire, after which any process, itself
 after a restart included, delivers them. A room's run stops starting requests before its lease
 could run out, and gives back the rest. A delivery is at least once: a process killed after the
@@ -50,7 +51,7 @@ from tutorhub_messaging.ops.metrics import (
     WEBHOOK_PRUNED,
 )
 from tutorhub_messaging.outbox.events import OutboxOptions
-from tutorhub_messaging.outbox.repository import Claimed, OutboxRepository
+from tutorhub_messaging.outbox.repository import Claimed, OutboxRepository, RoomRun
 from tutorhub_messaging.outbox.signing import (
     EVENT_ID_HEADER,
     EVENT_TYPE_HEADER,
@@ -135,8 +136,8 @@ class _EndpointLoop:
         self.endpoint = endpoint
         self.signal = asyncio.Event()
         self.in_flight: set[asyncio.Task[None]] = set()
-        self.finished: list[_Attempt] = []
-        self.unsent: list[int] = []
+        # Rooms whose run ended, with what was attempted, waiting for the next settle.
+        self.finished: list[_RunResult] = []
 
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.config.concurrency)
@@ -157,8 +158,11 @@ class _EndpointLoop:
                         await self._settle()
                         free = self.config.concurrency - len(self.in_flight)
                         if free > 0:
-                            for queue in _by_room(await self._claim(free)):
-                                task = asyncio.create_task(self._send_room(client, queue))
+                            for run in await self._claim(free):
+                                if not run.deliveries:  # head not due yet, or nothing left
+                                    self.finished.append(_RunResult(run.room_id, [], run.head_due_at))
+                                    continue
+                                task = asyncio.create_task(self._send_room(client, run))
                                 self.in_flight.add(task)
                                 task.add_done_callback(self.in_flight.discard)
                     except Exception:
@@ -178,7 +182,7 @@ class _EndpointLoop:
                 except Exception:
                     log.warning("could not settle webhook attempts at shutdown", exc_info=True)
 
-    async def _claim(self, rooms: int) -> list[Claimed]:
+    async def _claim(self, rooms: int) -> list[RoomRun]:
         now = utcnow()
         async with self.worker.db.unit_of_work() as uow:
             return await OutboxRepository(uow.session).claim(
@@ -190,25 +194,25 @@ class _EndpointLoop:
                 per_room=self.config.room_batch,
             )
 
-    async def _send_room(self, client: aiohttp.ClientSession, queue: list[Claimed]) -> None:
+    async def _send_room(self, client: aiohttp.ClientSession, run: RoomRun) -> None:
         """One room's leased events, in order, each after the previous one's 2xx."""
         loop = asyncio.get_running_loop()
         # After the first request (which the lease always outlasts: it is longer than the
         # timeout), none starts unless it would end, timeout included, well before the lease does.
         spare = self.config.lease - self.config.timeout
         stop_at = loop.time() + spare - min(1.0, spare / 2)
-        sent = 0
+        attempts: list[_Attempt] = []
         try:
-            for delivery in queue:
-                if sent and loop.time() > stop_at:
+            for delivery in run.deliveries:
+                if attempts and loop.time() > stop_at:
                     break
                 attempt = await self._post(client, delivery)
-                sent += 1
-                self.finished.append(attempt)
+                attempts.append(attempt)
                 if not attempt.ok:
                     break
         finally:
-            self.unsent.extend(delivery.id for delivery in queue[sent:])
+            # What was not attempted stays pending, at the head of the room's queue.
+            self.finished.append(_RunResult(run.room_id, attempts, None))
             self.signal.set()
 
     async def _post(self, client: aiohttp.ClientSession, delivery: Claimed) -> _Attempt:
@@ -237,49 +241,55 @@ class _EndpointLoop:
         return attempt
 
     async def _settle(self) -> None:
-        if not self.finished and not self.unsent:
+        """One transaction for every room run that ended since the last round: record each
+        attempt, then give the rooms' leases back, each due again when its head is."""
+        if not self.finished:
             return
         finished, self.finished = self.finished, []
-        unsent, self.unsent = self.unsent, []
         now = utcnow()
         dead = 0
         try:
             async with self.worker.db.unit_of_work() as uow:
                 repository = OutboxRepository(uow.session)
-                delivered = [a.delivery.id for a in finished if a.ok]
+                delivered = [a.delivery.id for run in finished for a in run.attempts if a.ok]
                 if delivered:
                     await repository.mark_delivered(delivered, now=now, status=200)
-                for attempt in finished:
-                    if attempt.ok:
+                due: dict[str, datetime] = {}
+                for run in finished:
+                    due[run.room_id] = run.head_due_at or now
+                    failed = run.attempts[-1] if run.attempts and not run.attempts[-1].ok else None
+                    if failed is None:
                         continue
-                    retry_at = next_attempt(self.config, attempt.delivery, now)
+                    retry_at = next_attempt(self.config, failed.delivery, now)
                     dead += retry_at is None
+                    if retry_at is not None:
+                        due[run.room_id] = retry_at
                     await repository.mark_failed(
-                        attempt.delivery.id,
+                        failed.delivery.id,
                         owner=self.worker.owner,
                         now=now,
                         next_attempt_at=retry_at,
-                        status=attempt.status,
-                        error=attempt.error,
+                        status=failed.status,
+                        error=failed.error,
                     )
-                if unsent:
-                    await repository.release(unsent, owner=self.worker.owner)
+                await repository.reschedule(self.endpoint, due, owner=self.worker.owner)
         except BaseException:
             # Settled in a later round.
             self.finished[:0] = finished
-            self.unsent[:0] = unsent
             raise
         if dead:
             WEBHOOK_DEAD_LETTERS.inc(dead)
             log.warning("%d webhook deliveries dead-lettered after the retry budget", dead)
 
 
-def _by_room(claimed: list[Claimed]) -> list[list[Claimed]]:
-    """Claimed deliveries (sorted by id) as one queue per room, each in sending order."""
-    queues: dict[str, list[Claimed]] = {}
-    for delivery in claimed:
-        queues.setdefault(delivery.room_id, []).append(delivery)
-    return list(queues.values())
+@dataclass(frozen=True, slots=True)
+class _RunResult:
+    """A leased room's run: what was attempted, in order (a failure can only be the last), and
+    when its head is due if nothing was sent (None: now, or the failed head's retry)."""
+
+    room_id: str
+    attempts: list[_Attempt]
+    head_due_at: datetime | None
 
 
 class DeliveryWorker:
