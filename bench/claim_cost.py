@@ -29,7 +29,7 @@ from sqlalchemy import text
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.outbox.events import delivery_row
+from tutorhub_messaging.outbox.events import delivery_row, event_row
 from tutorhub_messaging.outbox.repository import OutboxRepository
 
 ENDPOINT = "http://127.0.0.1:9/hooks"
@@ -49,16 +49,7 @@ async def _fill(db: Database, pending: int, rooms: list[str]) -> None:
         events, deliveries = [], []
         for index in range(start, min(pending, start + CHUNK)):
             event_id, room = str(uuid.uuid4()), rooms[index % len(rooms)]
-            events.append(
-                {
-                    "id": event_id,
-                    "aggregatetype": "conversation",
-                    "aggregateid": room,
-                    "type": "chatMessage.created",
-                    "payload": "{}",
-                    "occurred_at": now,
-                }
-            )
+            events.append(event_row(event_id, "chatMessage.created", room, "{}", now))
             deliveries.append(delivery_row(event_id, "chatMessage.created", ENDPOINT, room, now))
         async with db.unit_of_work() as uow:
             repository = OutboxRepository(uow.session)

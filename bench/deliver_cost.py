@@ -32,7 +32,7 @@ from procs import LOADGEN_DIR, VENV_BIN, cpu_seconds, ensure_loadgen, free_port,
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.outbox.events import delivery_row
+from tutorhub_messaging.outbox.events import delivery_row, event_row
 from tutorhub_messaging.outbox.repository import OutboxRepository
 
 TICK = 0.02
@@ -51,16 +51,7 @@ async def _write(db: Database, endpoint: str, rooms: list[str], count: int) -> N
     events, deliveries = [], []
     for _ in range(count):
         event_id, room = str(uuid.uuid4()), random.choice(rooms)
-        events.append(
-            {
-                "id": event_id,
-                "aggregatetype": "conversation",
-                "aggregateid": room,
-                "type": "chatMessage.created",
-                "payload": PAYLOAD,
-                "occurred_at": now,
-            }
-        )
+        events.append(event_row(event_id, "chatMessage.created", room, PAYLOAD, now))
         deliveries.append(delivery_row(event_id, "chatMessage.created", endpoint, room, now))
     async with db.unit_of_work() as uow:
         repository = OutboxRepository(uow.session)

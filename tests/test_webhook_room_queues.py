@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.models import WebhookRoomQueue
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.outbox.events import delivery_row
+from tutorhub_messaging.outbox.events import delivery_row, event_row
 from tutorhub_messaging.outbox.repository import OutboxRepository, RoomRun
 
 ENDPOINT = "http://127.0.0.1:9/room-queues"
@@ -35,16 +35,7 @@ def _rows(
     for room, count in room_counts.items():
         for _ in range(count):
             event_id = str(uuid.uuid4())
-            events.append(
-                {
-                    "id": event_id,
-                    "aggregatetype": "conversation",
-                    "aggregateid": room,
-                    "type": "chatMessage.created",
-                    "payload": "{}",
-                    "occurred_at": now,
-                }
-            )
+            events.append(event_row(event_id, "chatMessage.created", room, "{}", now))
             row = delivery_row(event_id, "chatMessage.created", ENDPOINT, room, now)
             row["next_attempt_at"] = now + timedelta(seconds=due_in)
             deliveries.append(row)

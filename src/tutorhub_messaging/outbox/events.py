@@ -117,6 +117,25 @@ async def _online(options: OutboxOptions, events: Collection[_Event]) -> dict[st
     return await options.presence.users_in_rooms(rooms) if rooms else {}
 
 
+def event_row(
+    event_id: str,
+    event_type: str,
+    aggregate_id: str,
+    payload: str,
+    now: datetime,
+    aggregate_type: str = CONVERSATION,
+) -> dict[str, Any]:
+    """An outbox row: one event, as committed."""
+    return {
+        "id": event_id,
+        "aggregatetype": aggregate_type,
+        "aggregateid": aggregate_id,
+        "type": event_type,
+        "payload": payload,
+        "occurred_at": now,
+    }
+
+
 def delivery_row(
     event_id: str, event_type: str, endpoint: str, room_id: str, now: datetime
 ) -> dict[str, Any]:
@@ -157,14 +176,14 @@ async def _write_events(uow: UnitOfWork, events: list[_Event]) -> None:
             present = online.get(event.aggregate_id, set())
             body["recipients"] = [{"userId": user, "online": user in present} for user in event.recipients]
         rows.append(
-            {
-                "id": event.id,
-                "aggregatetype": event.aggregate_type,
-                "aggregateid": event.aggregate_id,
-                "type": event.type,
-                "payload": orjson.dumps(body).decode(),
-                "occurred_at": now,
-            }
+            event_row(
+                event.id,
+                event.type,
+                event.aggregate_id,
+                orjson.dumps(body).decode(),
+                now,
+                event.aggregate_type,
+            )
         )
         deliveries.extend(
             delivery_row(event.id, event.type, endpoint, event.aggregate_id, now)
