@@ -67,6 +67,20 @@ async def test_first_socket_of_a_user_is_announced_and_a_rejoin_changes_nothing(
     assert await state.members("room") == [member("alice")]
 
 
+async def test_a_join_lists_everyone_in_the_room_then_in_the_order_they_came(make_state) -> None:
+    state = make_state()
+    alice, bob = await connect(state, "alice"), await connect(state, "bob")
+    first = await state.join(alice, "room", member("alice"))
+    second = await state.join(bob, "room", member("bob"))
+    again = await state.join(alice, "room", member("alice"))  # already in: listed all the same
+    elsewhere = await state.join(bob, "other", member("bob"))
+
+    assert first.members == (member("alice"),)
+    assert second.members == (member("alice"), member("bob"))
+    assert again.members == second.members == tuple(await state.members("room"))
+    assert elsewhere.members == (member("bob"),)
+
+
 async def test_room_full_counts_distinct_users(make_state) -> None:
     state = make_state()
     for user in ("alice", "bob"):

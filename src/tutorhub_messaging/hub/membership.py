@@ -62,7 +62,6 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
         entry = await hub.state.join(connection.sid, room_id, member)
         if not entry.already_joined:
             ROOMS_JOINED.inc()
-        members = await hub.state.members(room_id)
         await hub.to_socket(
             connection,
             JOINED,
@@ -71,7 +70,7 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
                 "hubRole": access.hub_role,
                 "userInfo": {"fullname": principal.fullname, "avatar": principal.avatar},
                 # Everyone in the room now, the joiner included.
-                "members": [{**m.as_user(), "online": True} for m in members],
+                "members": [{**m.as_user(), "online": True} for m in entry.members],
             },
         )
         await hub.to_socket(connection, HISTORY, {"roomId": room_id, "messages": history.records})

@@ -57,6 +57,9 @@ class Entry:
 
     already_joined: bool  # this socket was in the room before: nothing changed
     first_of_user: bool  # no other socket of this user is in the room: presence "joined"
+    # Everyone in the room right after the join, the joiner included, in the order they came
+    # (``members``), read with the join itself: a join is one round trip to a shared state.
+    members: tuple[Member, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +87,8 @@ class HubState(Protocol):
         """Forget a socket and take it out of every room it was in."""
 
     async def join(self, sid: str, room_id: str, member: Member) -> Entry:
-        """Put a socket in a room; raises ``RoomFull`` / ``RoomLimit`` when a guardrail forbids it."""
+        """Put a socket in a room, and list who is in it then; raises ``RoomFull`` / ``RoomLimit``
+        when a guardrail forbids it."""
 
     async def leave(self, sid: str, room_id: str) -> Departure | None:
         """Take a socket out of a room; None when it was not in it."""
@@ -159,7 +163,7 @@ class InMemoryHubState:
         if presence is not None:
             presence.member = member  # the newest token's name and avatar win
             if room_id in socket.rooms:
-                return Entry(already_joined=True, first_of_user=False)
+                return Entry(already_joined=True, first_of_user=False, members=self._members(room_id))
         else:
             # Only a user new to the room can fill it, or take another of their room slots.
             if len(room) >= self.guardrails.max_users_per_room:
@@ -175,7 +179,7 @@ class InMemoryHubState:
         first_of_user = not presence.sids
         presence.sids.add(sid)
         socket.rooms.add(room_id)
-        return Entry(already_joined=False, first_of_user=first_of_user)
+        return Entry(already_joined=False, first_of_user=first_of_user, members=self._members(room_id))
 
     async def leave(self, sid: str, room_id: str) -> Departure | None:
         socket = self._sockets.get(sid)
@@ -204,7 +208,10 @@ class InMemoryHubState:
         return socket is not None and room_id in socket.rooms
 
     async def members(self, room_id: str) -> list[Member]:
-        return [presence.member for presence in self._rooms.get(room_id, {}).values()]
+        return list(self._members(room_id))
+
+    def _members(self, room_id: str) -> tuple[Member, ...]:
+        return tuple(presence.member for presence in self._rooms.get(room_id, {}).values())
 
     async def sockets_of(self, user_id: str) -> list[SocketRef]:
         return [self._sockets[sid].ref for sid in self._user_sockets.get(user_id, ())]

@@ -87,7 +87,6 @@ if redis.call('EXISTS', p..'sock:'..sid) == 0 then return {-1, 0} end
 local pres = p..'presence:'..room..':'..user
 if redis.call('HEXISTS', p..'room:'..room, user) == 1 then
   redis.call('HSET', p..'room:'..room, user, member)
-  if redis.call('SISMEMBER', pres, sid) == 1 then return {1, 0} end
 else
   if redis.call('HLEN', p..'room:'..room) >= max_users then return {-2, 0} end
   if redis.call('SCARD', p..'userrooms:'..user) >= max_rooms then return {-3, 0} end
@@ -95,11 +94,21 @@ else
   redis.call('ZADD', p..'roomorder:'..room, now, user)
   redis.call('SADD', p..'userrooms:'..user, room)
 end
-local first = 0
-if redis.call('SCARD', pres) == 0 then first = 1 end
-redis.call('SADD', pres, sid)
-redis.call('SADD', p..'sockrooms:'..sid, room)
-return {0, first}
+local status, first = 0, 0
+if redis.call('SISMEMBER', pres, sid) == 1 then
+  status = 1
+else
+  if redis.call('SCARD', pres) == 0 then first = 1 end
+  redis.call('SADD', pres, sid)
+  redis.call('SADD', p..'sockrooms:'..sid, room)
+end
+-- Who is in the room now, in the order they came (as MEMBERS): one round trip per join.
+local out = {status, first}
+local users = redis.call('ZRANGE', p..'roomorder:'..room, 0, -1)
+if #users > 0 then
+  for _, m in ipairs(redis.call('HMGET', p..'room:'..room, unpack(users))) do out[#out + 1] = m end
+end
+return out
 """
 
 _LEAVE = (
@@ -208,7 +217,7 @@ class RedisHubState:
         return [d for d in (self._departure(row) for row in rows) if d is not None]
 
     async def join(self, sid: str, room_id: str, member: Member) -> Entry:
-        status, first = await self._run(
+        status, first, *members = await self._run(
             self._join,
             [
                 self.prefix,
@@ -228,7 +237,11 @@ class RedisHubState:
             raise RoomFull("Room is full")
         if status == -3:
             raise RoomLimit(f"You are already in {self.guardrails.max_rooms_per_user} rooms: leave one first")
-        return Entry(already_joined=status == 1, first_of_user=bool(int(first)))
+        return Entry(
+            already_joined=status == 1,
+            first_of_user=bool(int(first)),
+            members=tuple(m for m in (_member_from(raw) for raw in members) if m is not None),
+        )
 
     async def leave(self, sid: str, room_id: str) -> Departure | None:
         row = await self._run(self._leave, [self.prefix, sid, room_id])
