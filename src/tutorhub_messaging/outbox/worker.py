@@ -1,8 +1,8 @@
 """The webhook delivery worker: one per process, started and stopped with the app.
 
 Each endpoint has a loop of its own, so a slow or dead endpoint never holds up another one (nor
-the service: deliveries run beside the requests, and the database sees one claim and one settle
-per round, not statements per event). A round settles what finished, then leases due rooms:
+the service: deliveries run beside the requests, and the database sees one transaction per
+round, not statements per event). A round settles what finished, then leases due rooms:
 each (endpoint, room) with pending deliveries has a queue row saying when its head is due and who
 holds it, so a claim reads the due rooms off an index and costs the same with a backlog of
 millions as with none. For each room leased, its oldest undelivered events for that endpoint, up
@@ -155,22 +155,19 @@ class _EndpointLoop:
                 while True:
                     last_round = loop.time()
                     try:
-                        await self._settle()
-                        free = self.config.concurrency - len(self.in_flight)
-                        if free > 0:
-                            for run in await self._claim(free):
-                                if not run.deliveries:  # head not due yet, or nothing left
-                                    self.finished.append(_RunResult(run.room_id, [], run.head_due_at))
-                                    continue
-                                task = asyncio.create_task(self._send_room(client, run))
-                                self.in_flight.add(task)
-                                task.add_done_callback(self.in_flight.discard)
+                        for run in await self._round(self.config.concurrency - len(self.in_flight)):
+                            if not run.deliveries:  # head not due yet, or nothing left
+                                self.finished.append(_RunResult(run.room_id, [], run.head_due_at))
+                                continue
+                            task = asyncio.create_task(self._send_room(client, run))
+                            self.in_flight.add(task)
+                            task.add_done_callback(self.in_flight.discard)
                     except Exception:
                         log.warning("webhook round failed for an endpoint; retrying", exc_info=True)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.signal.wait(), self.config.poll)
                     # Rounds at least ``batch`` apart: under load, what commits and finishes
-                    # meanwhile is claimed and settled together, one transaction each per round.
+                    # meanwhile is settled and claimed together, in one transaction per round.
                     await asyncio.sleep(max(0.0, last_round + self.config.batch - loop.time()))
                     self.signal.clear()
             finally:
@@ -178,21 +175,9 @@ class _EndpointLoop:
                     task.cancel()
                 await asyncio.gather(*self.in_flight, return_exceptions=True)
                 try:
-                    await asyncio.shield(self._settle())
+                    await asyncio.shield(self._round(0))
                 except Exception:
                     log.warning("could not settle webhook attempts at shutdown", exc_info=True)
-
-    async def _claim(self, rooms: int) -> list[RoomRun]:
-        now = utcnow()
-        async with self.worker.db.unit_of_work() as uow:
-            return await OutboxRepository(uow.session).claim(
-                self.endpoint,
-                now=now,
-                lease_until=now + timedelta(seconds=self.config.lease),
-                owner=self.worker.owner,
-                rooms=rooms,
-                per_room=self.config.room_batch,
-            )
 
     async def _send_room(self, client: aiohttp.ClientSession, run: RoomRun) -> None:
         """One room's leased events, in order, each after the previous one's 2xx."""
@@ -240,39 +225,28 @@ class _EndpointLoop:
         _ATTEMPT_COUNTERS[_outcome(attempt)].inc()
         return attempt
 
-    async def _settle(self) -> None:
-        """One transaction for every room run that ended since the last round: record each
-        attempt, then give the rooms' leases back, each due again when its head is."""
-        if not self.finished:
-            return
+    async def _round(self, rooms: int) -> list[RoomRun]:
+        """One transaction: record every room run that ended since the last round and give those
+        rooms back, each due again when its head is; then lease up to ``rooms`` due rooms (a room
+        just given back with more waiting may be among them)."""
         finished, self.finished = self.finished, []
+        if not finished and rooms <= 0:
+            return []
         now = utcnow()
-        dead = 0
         try:
             async with self.worker.db.unit_of_work() as uow:
                 repository = OutboxRepository(uow.session)
-                delivered = [a.delivery.id for run in finished for a in run.attempts if a.ok]
-                if delivered:
-                    await repository.mark_delivered(delivered, now=now, status=200)
-                due: dict[str, datetime] = {}
-                for run in finished:
-                    due[run.room_id] = run.head_due_at or now
-                    failed = run.attempts[-1] if run.attempts and not run.attempts[-1].ok else None
-                    if failed is None:
-                        continue
-                    retry_at = next_attempt(self.config, failed.delivery, now)
-                    dead += retry_at is None
-                    if retry_at is not None:
-                        due[run.room_id] = retry_at
-                    await repository.mark_failed(
-                        failed.delivery.id,
-                        owner=self.worker.owner,
+                dead = await self._settle(repository, finished, now)
+                runs = []
+                if rooms > 0:
+                    runs = await repository.claim(
+                        self.endpoint,
                         now=now,
-                        next_attempt_at=retry_at,
-                        status=failed.status,
-                        error=failed.error,
+                        lease_until=now + timedelta(seconds=self.config.lease),
+                        owner=self.worker.owner,
+                        rooms=rooms,
+                        per_room=self.config.room_batch,
                     )
-                await repository.reschedule(self.endpoint, due, owner=self.worker.owner)
         except BaseException:
             # Settled in a later round.
             self.finished[:0] = finished
@@ -280,6 +254,37 @@ class _EndpointLoop:
         if dead:
             WEBHOOK_DEAD_LETTERS.inc(dead)
             log.warning("%d webhook deliveries dead-lettered after the retry budget", dead)
+        return runs
+
+    async def _settle(self, repository: OutboxRepository, finished: list[_RunResult], now: datetime) -> int:
+        """Record the attempts of ``finished`` and reschedule their rooms; returns how many
+        deliveries went dead."""
+        if not finished:
+            return 0
+        dead = 0
+        delivered = [a.delivery.id for run in finished for a in run.attempts if a.ok]
+        if delivered:
+            await repository.mark_delivered(delivered, now=now, status=200)
+        due: dict[str, datetime] = {}
+        for run in finished:
+            due[run.room_id] = run.head_due_at or now
+            failed = run.attempts[-1] if run.attempts and not run.attempts[-1].ok else None
+            if failed is None:
+                continue
+            retry_at = next_attempt(self.config, failed.delivery, now)
+            dead += retry_at is None
+            if retry_at is not None:
+                due[run.room_id] = retry_at
+            await repository.mark_failed(
+                failed.delivery.id,
+                owner=self.worker.owner,
+                now=now,
+                next_attempt_at=retry_at,
+                status=failed.status,
+                error=failed.error,
+            )
+        await repository.reschedule(self.endpoint, due, owner=self.worker.owner)
+        return dead
 
 
 @dataclass(frozen=True, slots=True)
