@@ -22,9 +22,10 @@ async def _state(max_users: int = 10, max_rooms: int = 100) -> InMemoryHubState:
 async def test_the_first_socket_of_a_user_enters_and_the_second_does_not() -> None:
     state = await _state()
 
-    assert await state.join("a1", "room", ALICE) == Entry(already_joined=False, first_of_user=True)
-    assert await state.join("a2", "room", ALICE) == Entry(already_joined=False, first_of_user=False)
-    assert await state.join("a1", "room", ALICE) == Entry(already_joined=True, first_of_user=False)
+    only_alice = (ALICE,)
+    assert await state.join("a1", "room", ALICE) == Entry(False, first_of_user=True, members=only_alice)
+    assert await state.join("a2", "room", ALICE) == Entry(False, first_of_user=False, members=only_alice)
+    assert await state.join("a1", "room", ALICE) == Entry(True, first_of_user=False, members=only_alice)
     assert await state.members("room") == [ALICE]
 
 
