@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import Sockets
 from tests.support.users import User
-from tutorhub_messaging.hub.redis_broadcasts import NAMESPACES_KEY
+from tutorhub_messaging.hub.redis_broadcasts import EVENTS_KEY, NAMESPACES_KEY
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 PREFIX = f"test:broadcasts:{uuid.uuid4().hex}:"
@@ -70,6 +70,45 @@ async def test_a_room_event_is_one_redis_message_delivered_in_every_namespace(
     assert [(m["event"], m[NAMESPACES_KEY]) for m in messages] == [("hub:typing", namespaces)]
     for socket in (plain, prefixed):
         assert await socket.next("hub:typing") == {"roomId": room, "userId": "someone"}
+
+
+async def test_an_arrival_and_a_departure_are_one_redis_message_each(
+    app: Any, hub: Sockets, student: User, tutor: User
+) -> None:
+    """A user's first socket in a room is ``hub:presence joined`` then ``hub:online`` for the
+    others; their last socket going away is ``hub:presence left`` then ``hub:offline``: each pair
+    one message on the channel, delivered in that order in the watcher's namespace."""
+    room = await create_room(app, student, tutor)
+    watcher = await hub.connect(tutor, prefixed=True)
+    await watcher.join(room)
+    arriving = await hub.connect(student)
+
+    async def arrive() -> None:
+        await arriving.join(room)
+        await watcher.next("hub:online", lambda p: p["userId"] == student.id)
+
+    arrival = await published_while(arrive)
+
+    async def depart() -> None:
+        await arriving.disconnect()
+        await watcher.next("hub:offline", lambda p: p["userId"] == student.id)
+
+    departure = await published_while(depart)
+
+    assert [[event for event, _data in m[EVENTS_KEY]] for m in arrival] == [["hub:presence", "hub:online"]]
+    assert [[event for event, _data in m[EVENTS_KEY]] for m in departure] == [["hub:presence", "hub:offline"]]
+    about_student = [
+        (name, payload.get("event"))
+        for name, payload in watcher.events
+        if name in ("hub:presence", "hub:online", "hub:offline")
+        and student.id in (payload.get("userId"), payload.get("user", {}).get("id"))
+    ]
+    assert about_student == [
+        ("hub:presence", "joined"),
+        ("hub:online", None),
+        ("hub:presence", "left"),
+        ("hub:offline", None),
+    ]
 
 
 async def test_a_burst_of_broadcasts_waits_for_a_connection_instead_of_failing(

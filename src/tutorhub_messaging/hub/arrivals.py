@@ -121,11 +121,17 @@ class WatchingManager(socketio.AsyncManager):  # type: ignore[misc]
         )
 
     async def emit_in_namespaces(
-        self, namespaces: Sequence[str], event: str, data: Any, *, room: str, skip_sid: str | None
+        self,
+        namespaces: Sequence[str],
+        events: Sequence[tuple[str, Any]],
+        *,
+        room: str,
+        skip_sid: str | None,
     ) -> None:
-        """The same event to a room in each of several namespaces (``hub.transport``)."""
-        for namespace in namespaces:
-            await self.emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
+        """Events, in order, to a room in each of several namespaces (``hub.transport``)."""
+        for event, data in events:
+            for namespace in namespaces:
+                await self.emit(event, data, namespace=namespace, room=room, skip_sid=skip_sid)
 
     def _keep(self, namespace: str, room: str | None, skip_sid: Any, data: dict[str, Any]) -> None:
         watches = self._watches.get((namespace, room)) if room is not None else None

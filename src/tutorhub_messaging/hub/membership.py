@@ -89,10 +89,8 @@ async def join(hub: HubRuntime, connection: Connection, data: Any) -> dict[str, 
         presence: dict[str, Any] = {"event": "joined", "roomId": room_id, "user": member.as_user()}
         if request.meta is not None:
             presence["meta"] = request.meta
-        await hub.to_room(room_id, PRESENCE, presence, skip_sid=connection.sid)
-        await hub.to_room(
-            room_id, ONLINE, {"roomId": room_id, "userId": member.user_id}, skip_sid=connection.sid
-        )
+        online = {"roomId": room_id, "userId": member.user_id}
+        await hub.to_room_all(room_id, [(PRESENCE, presence), (ONLINE, online)], skip_sid=connection.sid)
     if await hub.state.removals() != removals and not await _settle_join(hub, connection, room_id):
         return OK
     if not history.catch_up:
@@ -139,17 +137,19 @@ async def announce_departure(hub: HubRuntime, departure: Departure, sid: str, *,
     ROOMS_JOINED.dec()
     if not departure.last_of_user:
         return
+    await hub.to_room_all(departure.room_id, departure_events(departure, offline=offline), skip_sid=sid)
+
+
+def departure_events(departure: Departure, *, offline: bool) -> list[tuple[str, dict[str, Any]]]:
+    """What a room is told when a user's last socket leaves it: ``hub:presence left``, then
+    ``hub:offline`` when the socket went away rather than left the room."""
     room_id = departure.room_id
-    await hub.to_room(
-        room_id,
-        PRESENCE,
-        {"event": "left", "roomId": room_id, "user": departure.member.as_user()},
-        skip_sid=sid,
-    )
+    events: list[tuple[str, dict[str, Any]]] = [
+        (PRESENCE, {"event": "left", "roomId": room_id, "user": departure.member.as_user()})
+    ]
     if offline:
-        await hub.to_room(
-            room_id, OFFLINE, {"roomId": room_id, "userId": departure.member.user_id}, skip_sid=sid
-        )
+        events.append((OFFLINE, {"roomId": room_id, "userId": departure.member.user_id}))
+    return events
 
 
 async def disconnect(hub: HubRuntime, connection: Connection) -> None:

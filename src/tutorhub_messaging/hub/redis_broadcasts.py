@@ -7,6 +7,10 @@
   one, naming all the namespaces, and every process (this one included) delivers it in each. The
   message is an ordinary ``emit`` with one more key, so a process of an older version that reads
   it during a rolling deploy still delivers it in the first namespace.
+- **One publish for several events in a row.** A user's arrival in a room is ``hub:presence`` and
+  ``hub:online``, a departure ``hub:presence`` and ``hub:offline``: one message carries both
+  (``EVENTS_KEY``), delivered in order; a reconnect storm or a stopping process publishes half as
+  much. A process of an older version delivers only the first of them.
 - **A pool that waits.** The library's client fails at once with "Too many connections" when all
   its connections are busy (a burst of broadcasts: a restart's departures, a reconnect storm's
   presence), and on a failed publish it drops its client and opens a new one, so the burst goes
@@ -28,6 +32,8 @@ from tutorhub_messaging.hub.arrivals import WatchingManager
 
 # The extra key of an emit meant for several namespaces.
 NAMESPACES_KEY = "thNamespaces"
+# The extra key of an emit of several events in a row to one room: ``[[event, data], ...]``.
+EVENTS_KEY = "thEvents"
 _POOLED_SCHEMES = frozenset({"redis", "rediss", "unix"})
 
 
@@ -51,11 +57,18 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         self.connected = True
 
     async def emit_in_namespaces(
-        self, namespaces: Sequence[str], event: str, data: Any, *, room: str, skip_sid: str | None
+        self,
+        namespaces: Sequence[str],
+        events: Sequence[tuple[str, Any]],
+        *,
+        room: str,
+        skip_sid: str | None,
     ) -> None:
-        if len(namespaces) == 1 or Packet.data_is_binary([data]):
-            await super().emit_in_namespaces(namespaces, event, data, room=room, skip_sid=skip_sid)
+        simple = len(namespaces) == 1 and len(events) == 1
+        if not events or simple or Packet.data_is_binary([data for _event, data in events]):
+            await super().emit_in_namespaces(namespaces, events, room=room, skip_sid=skip_sid)
             return
+        event, data = events[0]
         message = {
             "method": "emit",
             "event": event,
@@ -68,6 +81,8 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
             "callback": None,
             "host_id": self.host_id,
         }
+        if len(events) > 1:
+            message[EVENTS_KEY] = [[event, data] for event, data in events]
         await self._handle_emit(message)  # here
         await self._publish(message)  # and on every other process
 
@@ -76,6 +91,16 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         if not isinstance(namespaces, list):
             await super()._handle_emit(message)
             return
-        for namespace in namespaces:
-            if isinstance(namespace, str):
-                await super()._handle_emit({**message, "namespace": namespace})
+        for event, data in _events_of(message):
+            for namespace in namespaces:
+                if isinstance(namespace, str):
+                    one = {**message, "event": event, "data": data, "namespace": namespace}
+                    await super()._handle_emit(one)
+
+
+def _events_of(message: dict[str, Any]) -> list[tuple[Any, Any]]:
+    """The (event, data) pairs of a message: those under ``EVENTS_KEY``, else its own."""
+    events = message.get(EVENTS_KEY)
+    if isinstance(events, list) and all(isinstance(e, list) and len(e) == 2 for e in events):
+        return [(event, [data]) for event, data in events]
+    return [(message.get("event"), message.get("data"))]

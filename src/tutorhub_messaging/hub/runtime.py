@@ -121,6 +121,12 @@ class HubRuntime:
         """Every socket in the room, in every namespace the hub is served under."""
         await self.notifier.emit_to_room(room_id, event, payload, skip_sid=skip_sid)
 
+    async def to_room_all(
+        self, room_id: str, events: list[tuple[str, dict[str, Any]]], *, skip_sid: str | None = None
+    ) -> None:
+        """Several events, in order, to every socket in the room: one broadcast for them all."""
+        await self.notifier.emit_events_to_room(room_id, events, skip_sid=skip_sid)
+
     async def to_user(self, user_id: str, event: str, payload: dict[str, Any]) -> None:
         """Every connected socket of a user, joined to the room or not."""
         for socket in await self.state.sockets_of(user_id):

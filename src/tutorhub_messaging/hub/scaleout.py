@@ -13,7 +13,7 @@ import logging
 
 from tutorhub_messaging.context import AppContext
 from tutorhub_messaging.hub.arrivals import WatchingManager
-from tutorhub_messaging.hub.protocol import OFFLINE, PRESENCE
+from tutorhub_messaging.hub.membership import departure_events
 from tutorhub_messaging.hub.redis_broadcasts import WatchingRedisManager
 from tutorhub_messaging.hub.runtime import HubRuntime
 from tutorhub_messaging.hub.state import Departure, Guardrails, HubState, InMemoryHubState
@@ -47,13 +47,8 @@ def hub_state(context: AppContext) -> HubState:
 async def announce_reaped(hub: HubRuntime, departures: list[Departure]) -> None:
     """A stopped process's users leave the rooms it held (as a disconnect would have said)."""
     for departure in departures:
-        if not departure.last_of_user:
-            continue
-        room_id = departure.room_id
-        await hub.to_room(
-            room_id, PRESENCE, {"event": "left", "roomId": room_id, "user": departure.member.as_user()}
-        )
-        await hub.to_room(room_id, OFFLINE, {"roomId": room_id, "userId": departure.member.user_id})
+        if departure.last_of_user:
+            await hub.to_room_all(departure.room_id, departure_events(departure, offline=True))
 
 
 def install_liveness(hub: HubRuntime) -> None:

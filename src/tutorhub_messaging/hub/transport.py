@@ -8,7 +8,7 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -116,11 +116,19 @@ class NamespaceNotifier:
     async def emit_to_room(
         self, room_id: str, event: str, payload: dict[str, Any], *, skip_sid: str | None = None
     ) -> None:
-        if event == MESSAGE_ARRIVED:
-            for namespace in self.namespaces:
-                MESSAGES_OUT.inc(self._recipients(namespace, room_id, skip_sid))
+        await self.emit_events_to_room(room_id, [(event, payload)], skip_sid=skip_sid)
+
+    async def emit_events_to_room(
+        self, room_id: str, events: Sequence[tuple[str, dict[str, Any]]], *, skip_sid: str | None = None
+    ) -> None:
+        """Events, in order, to the room's sockets: one message through Redis for all of them
+        (a user's arrival is ``hub:presence`` and ``hub:online``: one publish, not two)."""
+        for event, _payload in events:
+            if event == MESSAGE_ARRIVED:
+                for namespace in self.namespaces:
+                    MESSAGES_OUT.inc(self._recipients(namespace, room_id, skip_sid))
         manager: WatchingManager = self.sio.manager
-        await manager.emit_in_namespaces(self.namespaces, event, payload, room=room_id, skip_sid=skip_sid)
+        await manager.emit_in_namespaces(self.namespaces, events, room=room_id, skip_sid=skip_sid)
 
     def _recipients(self, namespace: str, room_id: str, skip_sid: str | None) -> int:
         return sum(1 for sid, _ in self.sio.manager.get_participants(namespace, room_id) if sid != skip_sid)
