@@ -136,3 +136,17 @@ async def test_a_burst_of_broadcasts_is_written_together_through_one_connection(
     # Written together, through one connection: the pool opened the listener's and one more
     # (one per publish in flight, up to the pool's 3, when each went on its own).
     assert len(pool._available_connections) + len(pool._in_use_connections) == 2
+
+
+async def test_publishers_are_not_left_waiting_when_the_writer_is_cancelled(
+    app: Any, hub: Sockets, student: User
+) -> None:
+    """A stopping process cancels its tasks, the writer too, perhaps before it ever ran: whoever
+    waits for a message to be written returns instead of waiting forever."""
+    await hub.connect(student)  # the hub has started
+    manager = app.context.hub_control.hub.sio.manager
+    publishes = [asyncio.create_task(manager._publish({"method": "test", "n": n})) for n in range(3)]
+    await asyncio.sleep(0)  # each queued its message; the writer is created, not yet started
+    manager._writer.cancel()
+
+    await asyncio.wait_for(asyncio.gather(*publishes), 5)

@@ -26,6 +26,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -44,6 +45,8 @@ EVENTS_KEY = "thEvents"
 _POOLED_SCHEMES = frozenset({"redis", "rediss", "unix"})
 # At most this many messages in one pipeline; the rest go in the next.
 MAX_PIPELINE = 500
+# A message to publish, and what its caller awaits.
+_Unwritten = tuple[bytes | str, asyncio.Future[None]]
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +58,7 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         self._pool_size = pool_size
         self._pool_timeout = pool_timeout
         # Messages waiting for the writer, each with the future its caller awaits.
-        self._unwritten: list[tuple[bytes | str, asyncio.Future[None]]] = []
+        self._unwritten: list[_Unwritten] = []
         self._writer: asyncio.Task[None] | None = None
         super().__init__(url, channel=channel, redis_options=redis_options)
 
@@ -74,23 +77,29 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._unwritten.append((self.json.dumps(data), written))
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_unwritten())
+            self._start_writer()
         await asyncio.shield(written)  # a caller cancelled meanwhile leaves its message queued
 
-    async def _write_unwritten(self) -> None:
-        try:
-            while self._unwritten:
-                batch = self._unwritten[:MAX_PIPELINE]
-                del self._unwritten[:MAX_PIPELINE]
-                await self._write([payload for payload, _written in batch])
-                for _payload, written in batch:
-                    if not written.done():
-                        written.set_result(None)
-        finally:
-            # Cancelled (the process is stopping): nobody waits for what was not written.
-            for _payload, written in self._unwritten:
-                if not written.done():
-                    written.set_result(None)
+    def _start_writer(self) -> None:
+        current: list[_Unwritten] = []  # the batch this writer has on its way
+        writer = asyncio.create_task(self._write_unwritten(current))
+        writer.add_done_callback(functools.partial(self._writer_ended, current))
+        self._writer = writer
+
+    async def _write_unwritten(self, current: list[_Unwritten]) -> None:
+        while self._unwritten:
+            current[:] = self._unwritten[:MAX_PIPELINE]
+            del self._unwritten[:MAX_PIPELINE]
+            await self._write([payload for payload, _written in current])
+            _release(current)
+            current.clear()
+
+    def _writer_ended(self, current: list[_Unwritten], writer: asyncio.Task[None]) -> None:
+        """Nobody is left waiting on a writer that was cancelled (the process is stopping),
+        even before it began: a done callback runs when the coroutine never did."""
+        _release(current)
+        if writer.cancelled() and self._writer is writer:
+            _release(self._unwritten)
             self._unwritten.clear()
 
     async def _write(self, payloads: list[bytes | str]) -> None:
@@ -159,6 +168,12 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
                 if isinstance(namespace, str):
                     one = {**message, "event": event, "data": data, "namespace": namespace}
                     await super()._handle_emit(one)
+
+
+def _release(batch: list[_Unwritten]) -> None:
+    for _payload, written in batch:
+        if not written.done():
+            written.set_result(None)
 
 
 def _events_of(message: dict[str, Any]) -> list[tuple[Any, Any]]:
