@@ -78,6 +78,32 @@ def test_a_busy_port_is_one_line_before_migrations_or_startup(tmp_path: Path) ->
     assert not (tmp_path / "service.db").exists(), "nothing is migrated for a service that cannot listen"
 
 
+def test_serve_binds_its_port_before_it_reads_its_settings(tmp_path: Path) -> None:
+    """The port is taken first: with a busy port and a bad setting, the port is what fails (the
+    settings, the web framework and the database layer come after the bind)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(tmp_path, "serve", "--port", str(port), MESSAGING_LOG_LEVEL="LOUD")
+    assert_one_line_failure(result, 1, f"cannot listen on http://127.0.0.1:{port}")
+
+
+def test_the_command_line_imports_nothing_heavy_before_it_binds() -> None:
+    """What ``serve`` imports before binding its port: not pydantic, the web framework, the
+    database layer or Socket.IO, which take about half a second to import on a slow machine,
+    during which a client reconnecting after a restart would be refused and back off."""
+    probe = (
+        "import sys, tutorhub_messaging.cli\n"
+        "heavy = ('pydantic', 'fastapi', 'starlette', 'sqlalchemy', 'socketio', 'uvicorn', 'redis')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "[]"
+
+
 def test_an_sqlite_file_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'x.db'}"
     result = run_cli(tmp_path, "serve", "--port", str(free_port()), MESSAGING_DATABASE_URL=url)

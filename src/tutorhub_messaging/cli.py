@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+# Imported here: the standard library and what the parser needs, nothing more, so that ``serve``
+# binds its port (``listening``) a few tenths of a second after it is started; settings, logging,
+# the web framework and the database layer are imported by each command when it runs.
 import argparse
 import gc
 import re
 import sys
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from tutorhub_messaging import __version__
 from tutorhub_messaging.demo.users import DEFAULT_SITE
 from tutorhub_messaging.identity.principal import KNOWN_ROLES
-from tutorhub_messaging.logs import configure_logging, redact, redact_url, stop_logging
-from tutorhub_messaging.serving import MAX_PORT, MIN_PORT
-from tutorhub_messaging.settings import MIN_HS256_SECRET_BYTES, Settings, SettingsError, load_settings
+from tutorhub_messaging.listening import MAX_PORT, MIN_PORT
+
+if TYPE_CHECKING:
+    from tutorhub_messaging.settings import Settings
 
 # SQLAlchemy starts a wrapped driver error with the wrapper's class: "(sqlalchemy...Error) ...".
 _LIBRARY_PREFIX = re.compile(r"^\([\w.]+\)\s*")
@@ -24,6 +27,18 @@ GC_YOUNG_THRESHOLD = 10_000
 GC_FULL_COLLECTION_EVERY = 100
 
 
+def _start_logging(settings: Settings) -> None:
+    from tutorhub_messaging.logs import configure_logging
+
+    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+
+
+def stop_logging() -> None:
+    from tutorhub_messaging.logs import stop_logging as stop
+
+    stop()
+
+
 def _fail(message: str, *, status: int) -> NoReturn:
     stop_logging()  # what was logged before comes first
     print(f"tutorhub-messaging: {message}", file=sys.stderr)
@@ -31,6 +46,8 @@ def _fail(message: str, *, status: int) -> NoReturn:
 
 
 def _settings_or_exit() -> Settings:
+    from tutorhub_messaging.settings import MIN_HS256_SECRET_BYTES, SettingsError, load_settings
+
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -46,6 +63,8 @@ def _settings_or_exit() -> Settings:
 
 def one_line(exc: BaseException) -> str:
     """A failure as one line: no library's "background on this error" link, no SQL, no password."""
+    from tutorhub_messaging.logs import redact
+
     text = str(exc).split("\n(Background on this error", 1)[0].strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     return redact(_LIBRARY_PREFIX.sub("", first))
@@ -54,6 +73,7 @@ def one_line(exc: BaseException) -> str:
 def _migrate(settings: Settings) -> str:
     """Apply the migrations; the revision the database is at afterwards."""
     from tutorhub_messaging.db.migrate import upgrade
+    from tutorhub_messaging.logs import redact_url
 
     _check_sqlite_file(settings)
     try:
@@ -129,15 +149,17 @@ def _seed_demo(settings: Settings, site: str) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from tutorhub_messaging.serving import ServeError, bind, listen_url, run
+    from tutorhub_messaging.listening import ServeError, bind, listen_url
 
-    settings = _settings_or_exit()
-    _refuse_workers_without_redis(args.workers, settings)
-    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
     try:
-        sock = bind(args.host, args.port)  # first: a busy port fails before anything has started
+        # First, before settings and before the service is imported: a busy port fails before
+        # anything has started, and clients reconnecting meanwhile wait instead of being refused.
+        sock = bind(args.host, args.port)
     except ServeError as exc:
         _fail(str(exc), status=1)
+    settings = _settings_or_exit()
+    _refuse_workers_without_redis(args.workers, settings)
+    _start_logging(settings)
     migrations = "skipped (--no-migrate)" if args.no_migrate else f"applied up to {_migrate(settings)}"
     if args.demo:
         # Browsers reach a wildcard address through the loopback one.
@@ -145,6 +167,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         added = _seed_demo(settings, listen_url(browser_host, args.port))
         print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
     import tutorhub_messaging.app  # noqa: F401  (the whole service, imported before the freeze)
+    from tutorhub_messaging.serving import run
 
     tune_garbage_collector(settings.gc_full_collection_every)
     try:
@@ -161,7 +184,7 @@ def cmd_deliver(args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
     if not settings.webhook_urls:
         _fail("nothing to deliver: MESSAGING_WEBHOOK_URLS is empty", status=2)
-    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    _start_logging(settings)
     metrics = (args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
     try:
         uvloop.run(deliver_until_stopped(settings, metrics=metrics))
@@ -173,7 +196,7 @@ def cmd_deliver(args: argparse.Namespace) -> None:
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    _start_logging(settings)
     revision = _migrate(settings)
     stop_logging()
     print(f"migrations applied: the database is at revision {revision}", file=sys.stderr)
@@ -181,7 +204,7 @@ def cmd_migrate(_args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
-    configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
+    _start_logging(settings)
     _migrate(settings)
     added = _seed_demo(settings, args.site_url)
     stop_logging()
@@ -244,6 +267,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _PrintVersion(argparse.Action):
+    """argparse's ``version`` action, with the version read only when it is asked for."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any, **_kwargs: Any) -> None:
+        from tutorhub_messaging import __version__
+
+        print(f"{parser.prog} {__version__}")
+        parser.exit()
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -274,9 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {__version__}", help="print the version and exit"
-    )
+    parser.add_argument("--version", action=_PrintVersion, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tutorhub_messaging.settings import Settings
+if TYPE_CHECKING:
+    from tutorhub_messaging.settings import Settings
 
 # Files of the web client's build (webapp/public/demo/), served by this service under /app/.
 DEMO_FILES = "/app/demo"
