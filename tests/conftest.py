@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import throwaway_database
 from tests.support.live import live_server
+from tests.support.proxy import CuttableProxy
 from tests.support.sockets import Sockets
 from tests.support.users import TEST_SECRET, User
 from tests.support.webhooks import Receiver
@@ -126,3 +127,12 @@ async def receiver() -> AsyncIterator[Receiver]:
     await r.start()
     yield r
     await r.stop()
+
+
+@pytest.fixture
+async def redis_proxy() -> AsyncIterator[CuttableProxy]:
+    """The local Redis behind a proxy the test can cut and restore (tests.support.proxy)."""
+    proxy = CuttableProxy("127.0.0.1", 6379)
+    await proxy.start()
+    yield proxy
+    await proxy.close()

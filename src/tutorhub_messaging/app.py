@@ -11,7 +11,7 @@ from typing import Any
 import socketio
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 
 from tutorhub_messaging import SERVICE_NAME, __version__
 from tutorhub_messaging.context import AppContext
@@ -34,6 +34,7 @@ from tutorhub_messaging.ops.stalls import install_stall_watch
 from tutorhub_messaging.origins import CookieOriginGuard
 from tutorhub_messaging.outbox.events import OPTIONS_KEY, outbox_options
 from tutorhub_messaging.outbox.worker import DeliveryWorker, WebhookConfig
+from tutorhub_messaging.redis_pools import blocking_pool
 from tutorhub_messaging.rest.errors import install_error_handlers
 from tutorhub_messaging.rest.middleware import PrefixStrip, RequestContext
 from tutorhub_messaging.rest.responses import JsonResponse
@@ -49,7 +50,7 @@ def _redis(settings: Settings) -> Redis | None:
     for a free connection (up to the timeout) instead of failing with "Too many connections"."""
     if not settings.redis_url:
         return None
-    pool = BlockingConnectionPool.from_url(
+    pool = blocking_pool(
         settings.redis_url,
         max_connections=settings.redis_pool_size,
         timeout=settings.redis_pool_timeout_ms / 1000,

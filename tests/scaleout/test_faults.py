@@ -91,14 +91,6 @@ async def test_sigkill_under_load_loses_no_acknowledged_message(
             await sender.disconnect()
 
 
-@pytest.fixture
-async def redis_proxy() -> AsyncIterator[CuttableProxy]:
-    proxy = CuttableProxy("127.0.0.1", 6379)
-    await proxy.start()
-    yield proxy
-    await proxy.close()
-
-
 async def test_redis_lost_and_back_while_running(
     app: Any, processes: ProcessFactory, redis_proxy: CuttableProxy, student: User, tutor: User
 ) -> None:

@@ -33,10 +33,11 @@ from typing import Any
 from urllib.parse import urlparse
 
 import socketio
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from socketio.packet import Packet
 
 from tutorhub_messaging.hub.arrivals import WatchingManager
+from tutorhub_messaging.redis_pools import blocking_pool
 
 # The extra key of an emit meant for several namespaces.
 NAMESPACES_KEY = "thNamespaces"
@@ -66,7 +67,7 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         if urlparse(self.redis_url).scheme not in _POOLED_SCHEMES:
             super()._redis_connect()  # Sentinel and Valkey URLs: the library's own client
             return
-        pool = BlockingConnectionPool.from_url(
+        pool = blocking_pool(
             self.redis_url, max_connections=self._pool_size, timeout=self._pool_timeout, **self.redis_options
         )
         self.redis = Redis.from_pool(pool)
