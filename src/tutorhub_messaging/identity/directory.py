@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import Conversation, DirectoryUser
 from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_on
+from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.identity.principal import Principal
+
+# Opens a unit of work (``Database.unit_of_work``).
+UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,23 +53,21 @@ def _upsert(dialect: str, keep_known_values: bool) -> Any:
     return stmt.on_conflict_do_update(index_elements=["id"], set_=values)
 
 
-# Whether the directory row and the names conversations cache already say what a token says:
-# its values, and whether any conversation of the user caches another name (or none).
+# Where conversations cache their participants' names.
 _NAMES = (
     (Conversation.participant_a, Conversation.participant_a_name),
     (Conversation.participant_b, Conversation.participant_b_name),
 )
-_CACHED_NAMES_DIFFER = exists().where(
-    or_(
-        *(
-            and_(participant == bindparam("id"), or_(cached.is_(None), cached != bindparam("name")))
-            for participant, cached in _NAMES
-        )
-    )
-)
-_HELD = select(
-    DirectoryUser.fullname, DirectoryUser.avatar, DirectoryUser.role_id, _CACHED_NAMES_DIFFER
-).where(DirectoryUser.id == bindparam("id"))
+
+
+def _holds(entry: DirectoryEntry, row: Any) -> bool:
+    """Whether a stored row, with the names its user's conversations cache (``lowest``,
+    ``highest``, ``unnamed``; None without conversations), already says what ``entry`` says."""
+    name = entry.fullname
+    if name and row.unnamed is not None and (row.unnamed or row.lowest != name or row.highest != name):
+        return False  # a conversation caches another name, or none
+    pairs = ((entry.fullname, row.fullname), (entry.avatar, row.avatar), (entry.role_id, row.role_id))
+    return all(new is None or new == stored for new, stored in pairs)
 
 
 class DirectoryRepository:
@@ -91,19 +94,45 @@ class DirectoryRepository:
         if entry.fullname:
             await self._copy_name_into_conversations(entry.id, entry.fullname)
 
-    async def holds(self, entry: DirectoryEntry) -> bool:
-        """Whether ``upsert(entry, keep_known_values=True)`` would change nothing but the row's
-        ``updated_at``: one read, so a known user's connect or call writes nothing."""
-        row = (await self.session.execute(_HELD, {"id": entry.id, "name": entry.fullname or ""})).first()
-        if row is None:
-            return False
-        fullname, avatar, role_id, names_differ = row
-        if entry.fullname and names_differ:
-            return False
-        return all(
-            new is None or new == stored
-            for new, stored in ((entry.fullname, fullname), (entry.avatar, avatar), (entry.role_id, role_id))
+    async def held_among(self, entries: Sequence[DirectoryEntry]) -> set[str]:
+        """The ids of ``entries`` that ``upsert(entry, keep_known_values=True)`` would change in
+        nothing but the row's ``updated_at``: one read for the lot (their rows, and the names
+        their conversations cache), so the connects of known users arriving together after a
+        restart share it and write nothing."""
+        if not entries:
+            return set()
+        ids = [entry.id for entry in entries]
+        cached = union_all(
+            *(
+                select(participant.label("user_id"), name.label("name")).where(participant.in_(ids))
+                for participant, name in _NAMES
+            )
+        ).subquery()
+        names = (
+            select(
+                cached.c.user_id,
+                func.min(cached.c.name).label("lowest"),
+                func.max(cached.c.name).label("highest"),
+                (func.count() - func.count(cached.c.name)).label("unnamed"),
+            )
+            .group_by(cached.c.user_id)
+            .subquery()
         )
+        rows = await self.session.execute(
+            select(
+                DirectoryUser.id,
+                DirectoryUser.fullname,
+                DirectoryUser.avatar,
+                DirectoryUser.role_id,
+                names.c.lowest,
+                names.c.highest,
+                names.c.unnamed,
+            )
+            .outerjoin(names, names.c.user_id == DirectoryUser.id)
+            .where(DirectoryUser.id.in_(ids))
+        )
+        stored = {row.id: row for row in rows}
+        return {entry.id for entry in entries if entry.id in stored and _holds(entry, stored[entry.id])}
 
     async def _copy_name_into_conversations(self, user_id: str, fullname: str) -> None:
         for participant, cached in _NAMES:
@@ -125,18 +154,34 @@ class DirectoryRepository:
         return {r.id: DirectoryEntry(r.id, r.fullname, r.avatar, r.role_id) for r in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    entry: DirectoryEntry
+    done: asyncio.Future[None]  # what the user's callers wait for
+
+
 class DirectoryRefresher:
     """Keeps the directory current from authenticated callers without a write per call.
 
     A caller's row is looked at when what their token says differs from what this process last
     saw stored, or when that was longer ago than ``max_age_seconds`` (another process or the user
     sync may have changed it), and written only when it differs: after a restart, a known user's
-    first call reads one row instead of writing it.
+    first call reads their row instead of writing it.
+
+    The rows asked for while a batch is being looked at are looked at together in the next one,
+    in one unit of work (at most ``MAX_BATCH`` users): after a restart every client reconnects at
+    once, and one read per user each in a transaction of its own was most of a connect's cost. A
+    lone caller is looked at at once (a batch of one).
     """
+
+    MAX_BATCH = 200
 
     def __init__(self, max_entries: int = 50_000, max_age_seconds: float = 600.0) -> None:
         self._seen: OrderedDict[str, tuple[DirectoryEntry, float]] = OrderedDict()
+        # Per user, what their callers wait for while their row is queued or being looked at.
         self._writing: dict[str, asyncio.Future[None]] = {}
+        self._queue: list[_Queued] = []
+        self._drainer: asyncio.Task[None] | None = None
         self._max_entries = max_entries
         self._max_age = max_age_seconds
 
@@ -153,47 +198,95 @@ class DirectoryRefresher:
         entry, at = seen
         return entry != self.entry_for(principal) or time.monotonic() - at > self._max_age
 
-    async def refresh(self, uow: UnitOfWork, principal: Principal) -> None:
+    async def refresh_once(self, unit_of_work: UnitsOfWork, principal: Principal) -> None:
+        """Bring the caller's row up to date with their token, in a batch with the other callers
+        of this moment. Callers of a user whose row is already queued or being written wait for
+        that instead of writing the same row again (twenty sockets of one user connecting at once
+        would each hold a database connection, queued on that row's lock)."""
         if not self.needs_refresh(principal):
             return
-        entry = self.entry_for(principal)
-        directory = DirectoryRepository(uow.session)
-        if await directory.holds(entry):
-            self.remember(entry)
-            return
-        await directory.upsert(entry, keep_known_values=True)
+        waiting = self._writing.get(principal.user_id)
+        if waiting is None:
+            waiting = asyncio.get_running_loop().create_future()
+            self._writing[principal.user_id] = waiting
+            self._queue.append(_Queued(self.entry_for(principal), waiting))
+            if self._drainer is None or self._drainer.done():
+                self._start_drainer(unit_of_work)
+        await asyncio.shield(waiting)
 
-        async def _remember() -> None:
-            self.remember(entry)
+    def _start_drainer(self, unit_of_work: UnitsOfWork) -> None:
+        current: list[_Queued] = []  # the batch this drainer has on its way
+        drainer = asyncio.create_task(self._drain(unit_of_work, current))
+        drainer.add_done_callback(functools.partial(self._drainer_ended, current))
+        self._drainer = drainer
 
-        uow.after_commit(_remember)
+    async def _drain(self, unit_of_work: UnitsOfWork, current: list[_Queued]) -> None:
+        while self._queue:
+            await asyncio.sleep(0)  # one turn of the event loop: callers already here join the batch
+            current[:] = self._queue[: self.MAX_BATCH]
+            del self._queue[: self.MAX_BATCH]
+            try:
+                await self._refresh_batch(unit_of_work, list(current))
+            except Exception as exc:
+                self._settle(current, exc)
+            else:
+                self._settle(current, None)
+            current.clear()
 
-    async def refresh_once(
-        self, unit_of_work: Callable[[], AbstractAsyncContextManager[UnitOfWork]], principal: Principal
-    ) -> None:
-        """``refresh`` in a unit of work of its own, once per user at a time: callers arriving
-        while the same user's row is being written wait for that write instead of writing the
-        same rows again (concurrent writes of one row queue on its lock, each holding a database
-        connection others need: twenty sockets of one user connecting at once)."""
-        if not self.needs_refresh(principal):
+    def _drainer_ended(self, current: list[_Queued], drainer: asyncio.Task[None]) -> None:
+        """Nobody is left waiting on a drainer that was cancelled (the process is stopping), even
+        before it began (a done callback runs when the coroutine never did). Its callers get an
+        error of their own, not a cancellation they did not ask for."""
+        if not drainer.cancelled():
             return
-        writing = self._writing.get(principal.user_id)
-        if writing is not None:
-            await asyncio.shield(writing)
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._writing[principal.user_id] = done
+        abandoned = list(current)
+        if self._drainer is drainer:  # else a new drainer has taken the queue over
+            abandoned += self._queue
+            self._queue.clear()
+        self._settle(abandoned, Unavailable())
+
+    async def _refresh_batch(self, unit_of_work: UnitsOfWork, batch: list[_Queued]) -> None:
         try:
-            async with unit_of_work() as uow:
-                await self.refresh(uow, principal)
-        except Exception as exc:
-            done.set_exception(exc)
-            done.exception()  # marked as read: there may be no waiter
-            raise
-        finally:
-            if not done.done():
-                done.set_result(None)  # written, or the writer was cancelled: waiters go on
-            self._writing.pop(principal.user_id, None)
+            await self._write_changed(unit_of_work, [queued.entry for queued in batch])
+        except Unavailable:
+            raise  # every row would meet the same outage
+        except Exception:
+            if len(batch) == 1:
+                raise
+            # One row that cannot be written must not fail the calls of everyone else in the batch.
+            failures = 0
+            for queued in batch:
+                try:
+                    await self._write_changed(unit_of_work, [queued.entry])
+                except Exception as exc:
+                    failures += 1
+                    self._settle([queued], exc)
+            if failures == len(batch):
+                raise
+
+    async def _write_changed(self, unit_of_work: UnitsOfWork, batch: list[DirectoryEntry]) -> None:
+        async with unit_of_work() as uow:
+            directory = DirectoryRepository(uow.session)
+            held = await directory.held_among(batch)
+            # In id order: two processes writing overlapping batches take the rows' locks in the
+            # same order instead of deadlocking.
+            changed = sorted((entry for entry in batch if entry.id not in held), key=lambda entry: entry.id)
+            for entry in changed:
+                await directory.upsert(entry, keep_known_values=True)
+        for entry in batch:
+            self.remember(entry)
+
+    def _settle(self, batch: list[_Queued], error: Exception | None) -> None:
+        for queued in batch:
+            if self._writing.get(queued.entry.id) is queued.done:
+                del self._writing[queued.entry.id]
+            if queued.done.done():
+                continue  # settled on its own when the batch was retried row by row
+            if error is None:
+                queued.done.set_result(None)
+            else:
+                queued.done.set_exception(error)
+                queued.done.exception()  # marked as read: every caller may have gone
 
     def remember(self, entry: DirectoryEntry) -> None:
         self._seen[entry.id] = (entry, time.monotonic())
