@@ -23,8 +23,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-import socketio
-
+from tutorhub_messaging.hub.room_index import RoomIndexedManager
 from tutorhub_messaging.messages.service import MESSAGE_ARRIVED
 
 
@@ -36,8 +35,9 @@ class ArrivalWatch:
         self.missed: list[dict[str, Any]] = []
 
 
-class WatchingManager(socketio.AsyncManager):  # type: ignore[misc]
-    """python-socketio's in-process manager, keeping missed broadcasts for joining sockets."""
+class WatchingManager(RoomIndexedManager):
+    """python-socketio's in-process manager (with rooms indexed by socket), keeping missed
+    broadcasts for joining sockets."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
