@@ -3,7 +3,7 @@
 The library keeps ``rooms[namespace][room] -> {sid: eio_sid}`` and nothing the other way round, so
 a disconnect finds the socket's rooms by copying the namespace's whole room table and looking the
 socket up in every room of it: the cost of one disconnect grows with every room of every socket of
-the process. A process stopping with 5,000 sockets in 4 rooms each (20,000 rooms and 5,000 rooms of
+the process. A process stopping with 5,000 sockets in 4 rooms each (10,000 chat rooms and 5,000 of
 one socket each) spent its whole 10 s shutdown allowance in that scan, and the clients waited for
 it before the new process could take the port. Here each socket's entered rooms are kept beside
 the library's table, and a disconnect leaves exactly those.
