@@ -10,9 +10,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from tests.support.conversations import EnrollmentSpec, open_student_tutor
+from tests.support.statements import statements_sent
 from tests.support.users import User
 from tutorhub_messaging.db.models import Conversation, DirectoryUser
 from tutorhub_messaging.errors import Unavailable
@@ -26,19 +27,11 @@ def principal_of(user: User) -> Principal:
 
 @contextmanager
 def directory_statements(app: Any) -> Iterator[list[str]]:
-    """The SQL statements that touch the directory table, as they are sent."""
-    sent: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if "directory_user" in statement:
-            sent.append(statement.lstrip().split(None, 1)[0].upper())
-
-    engine = app.context.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
+    """The verbs of the SQL statements that touch the directory table, as they are sent."""
+    with statements_sent(app, lambda statement: "directory_user" in statement) as sent:
+        verbs: list[str] = []
+        yield verbs
+    verbs.extend(statement.lstrip().split(None, 1)[0].upper() for statement in sent)
 
 
 async def refresh_together(app: Any, refresher: DirectoryRefresher, users: list[User]) -> None:

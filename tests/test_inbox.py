@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from tests.support.conversations import (
     EnrollmentSpec,
@@ -18,6 +16,7 @@ from tests.support.conversations import (
     put_enrollment,
     store_text,
 )
+from tests.support.statements import statements_sent
 from tests.support.users import User
 from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.conversations.schemas import InboxEnvelope
@@ -176,20 +175,8 @@ async def test_default_paging_and_paging_off(client: httpx.AsyncClient, student:
     assert everything["paging"]["totalRowCount"] == 3
 
 
-@contextmanager
-def count_statements(app: Any) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
-            statements.append(statement)
-
-    engine = app.context.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+def count_statements(app: Any) -> AbstractContextManager[list[str]]:
+    return statements_sent(app, lambda statement: statement.lstrip().upper().startswith(("SELECT", "WITH")))
 
 
 async def test_inbox_queries_do_not_grow_with_the_page(
