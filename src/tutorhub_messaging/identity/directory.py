@@ -253,16 +253,13 @@ class DirectoryRefresher:
         except Exception:
             if len(batch) == 1:
                 raise
-            # One row that cannot be written must not fail the calls of everyone else in the batch.
-            failures = 0
+            # One row that cannot be written must not fail the calls of everyone else in the batch:
+            # each is tried alone, and a failure answers only that user's callers.
             for queued in batch:
                 try:
                     await self._write_changed(unit_of_work, [queued.entry])
                 except Exception as exc:
-                    failures += 1
                     self._settle([queued], exc)
-            if failures == len(batch):
-                raise
 
     async def _write_changed(self, unit_of_work: UnitsOfWork, batch: list[DirectoryEntry]) -> None:
         async with unit_of_work() as uow:
