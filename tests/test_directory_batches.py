@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
+from tests.support.batches import cancel_drainer
 from tests.support.conversations import EnrollmentSpec, open_student_tutor
 from tests.support.statements import statements_sent
 from tests.support.users import User
@@ -107,8 +108,7 @@ async def test_callers_are_not_left_waiting_when_a_batch_is_cancelled(app: Any) 
     unit_of_work = app.context.db.unit_of_work
     calls = [asyncio.create_task(refresher.refresh_once(unit_of_work, principal_of(user))) for user in users]
     await asyncio.sleep(0)  # every call is queued and the batch's task has started
-    assert refresher._drainer is not None
-    refresher._drainer.cancel()
+    cancel_drainer("directory")
 
     ended = await asyncio.wait_for(asyncio.gather(*calls, return_exceptions=True), timeout=10)
 

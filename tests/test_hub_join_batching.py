@@ -166,7 +166,7 @@ async def test_a_block_landing_after_the_batch_was_read_still_removes_the_joiner
         assert (await moderator.call("hub:block", {"roomId": room, "userId": student.id}))["success"]
         return outcomes
 
-    monkeypatch.setattr(joins, "_read_together", then_block)
+    monkeypatch.setattr(joins._batches, "_handle", then_block)
     assert (await socket.call("hub:join", {"roomId": room}))["success"] is True
     monkeypatch.undo()
 

@@ -13,6 +13,7 @@ import orjson
 import pytest
 from redis.asyncio import Redis
 
+from tests.support.batches import cancel_drainer
 from tests.support.hub_rooms import create_room
 from tests.support.sockets import Sockets
 from tests.support.users import User
@@ -147,6 +148,6 @@ async def test_publishers_are_not_left_waiting_when_the_writer_is_cancelled(
     manager = app.context.hub_control.hub.sio.manager
     publishes = [asyncio.create_task(manager._publish({"method": "test", "n": n})) for n in range(3)]
     await asyncio.sleep(0)  # each queued its message; the writer is created, not yet started
-    manager._writer.cancel()
+    cancel_drainer("publish")
 
     await asyncio.wait_for(asyncio.gather(*publishes), 5)

@@ -18,12 +18,10 @@ pool's queue ahead of the sends of users already in their rooms.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from dataclasses import dataclass
 
 from tutorhub_messaging.context import AppContext
-from tutorhub_messaging.errors import AppError, Blocked, Forbidden, Unavailable
+from tutorhub_messaging.errors import AppError, Blocked, Forbidden
 from tutorhub_messaging.hub.engine import HubEngine, RoomAccess
 from tutorhub_messaging.hub.history import History, read_histories
 from tutorhub_messaging.hub.protocol import JoinRequest
@@ -31,9 +29,8 @@ from tutorhub_messaging.hub.rooms import ROOM_BATCH_LOADERS, check_access, check
 from tutorhub_messaging.hub.state import HubState
 from tutorhub_messaging.identity.principal import Principal
 from tutorhub_messaging.messages.pages import PageWanted
+from tutorhub_messaging.microbatch import MicroBatcher
 from tutorhub_messaging.moderation.service import in_force_for_pairs
-
-log = logging.getLogger(__name__)
 
 # Whatever HUB_JOINS_RUNNING says: a join with ``after`` is two arms of the pages' UNION ALL, and
 # SQLite refuses a compound SELECT of more than 500.
@@ -50,11 +47,10 @@ class JoinRead:
     removals: int
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _Queued:
     principal: Principal
     request: JoinRequest
-    outcome: asyncio.Future[JoinRead]
 
 
 class JoinBatcher:
@@ -62,56 +58,20 @@ class JoinBatcher:
         self.context = context
         self.state = state
         self.engine = engine
-        self.max_batch = min(context.settings.hub_joins_running, MAX_BATCH)
-        self._queue: list[_Queued] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._batches = MicroBatcher[_Queued, JoinRead](
+            "join", self._read_together, max_batch=min(context.settings.hub_joins_running, MAX_BATCH)
+        )
         # Held while a batch reads the database (one batch at a time).
-        self.turn = asyncio.Lock()
+        self.turn = self._batches.turn
 
     @property
     def waiting(self) -> int:
         """Joins queued for the next batch."""
-        return len(self._queue)
+        return self._batches.waiting
 
     async def read(self, principal: Principal, request: JoinRequest) -> JoinRead:
         """Check and read one join (with the others queued meanwhile); raises its error."""
-        outcome: asyncio.Future[JoinRead] = asyncio.get_running_loop().create_future()
-        self._queue.append(_Queued(principal, request, outcome))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
-        return await outcome
-
-    async def _drain(self) -> None:
-        while self._queue:
-            # One turn of the event loop first: joins already received join this batch.
-            await asyncio.sleep(0)
-            async with self.turn:
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                try:
-                    await self._read(batch)
-                except Exception as exc:
-                    # _read settles every join itself; this only guards against a bug there.
-                    log.exception("join batch failed")
-                    _settle_all(batch, exc)
-
-    async def _read(self, batch: list[_Queued]) -> None:
-        try:
-            outcomes = await self._read_together(batch)
-        except Unavailable as exc:
-            _settle_all(batch, exc)  # every join would meet the same outage
-            return
-        except Exception:
-            if len(batch) == 1:
-                raise
-            log.warning("join batch of %d failed: reading its joins one by one", len(batch), exc_info=True)
-            for queued in batch:
-                try:
-                    await self._read([queued])
-                except Exception as exc:
-                    _settle(queued, exc)
-            return
-        for queued, outcome in zip(batch, outcomes, strict=True):
-            _settle(queued, outcome)
+        return await self._batches.submit(_Queued(principal, request))
 
     async def _read_together(self, batch: list[_Queued]) -> list[JoinRead | Exception]:
         # Before any check: a removal counted from here on makes the join look again.
@@ -156,17 +116,3 @@ class JoinBatcher:
                 outcomes[index] = history
         assert all(outcome is not None for outcome in outcomes)
         return [outcome for outcome in outcomes if outcome is not None]
-
-
-def _settle(queued: _Queued, outcome: JoinRead | Exception) -> None:
-    if queued.outcome.done():  # the joiner's task was cancelled meanwhile
-        return
-    if isinstance(outcome, JoinRead):
-        queued.outcome.set_result(outcome)
-    else:
-        queued.outcome.set_exception(outcome)
-
-
-def _settle_all(batch: list[_Queued], exc: Exception) -> None:
-    for queued in batch:
-        _settle(queued, exc)

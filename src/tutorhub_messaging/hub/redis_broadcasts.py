@@ -25,8 +25,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -37,6 +35,7 @@ from redis.asyncio import Redis
 from socketio.packet import Packet
 
 from tutorhub_messaging.hub.arrivals import WatchingManager
+from tutorhub_messaging.microbatch import MicroBatcher
 from tutorhub_messaging.redis_pools import blocking_pool
 
 # The extra key of an emit meant for several namespaces.
@@ -46,8 +45,6 @@ EVENTS_KEY = "thEvents"
 _POOLED_SCHEMES = frozenset({"redis", "rediss", "unix"})
 # At most this many messages in one pipeline; the rest go in the next.
 MAX_PIPELINE = 500
-# A message to publish, and what its caller awaits.
-_Unwritten = tuple[bytes | str, asyncio.Future[None]]
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +55,13 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
     ) -> None:
         self._pool_size = pool_size
         self._pool_timeout = pool_timeout
-        # Messages waiting for the writer, each with the future its caller awaits.
-        self._unwritten: list[_Unwritten] = []
-        self._writer: asyncio.Task[None] | None = None
+        # Messages are written as soon as the writer is free: no turn of the event loop is
+        # waited for first, since a publish follows a commit whose broadcasts came together.
+        # A message is never refused: a writer cancelled (the process stopping) lets its callers
+        # go on, as a publish that failed twice does.
+        self._writes = MicroBatcher[bytes | str, None](
+            "publish", self._write, max_batch=MAX_PIPELINE, gather_first=False, abandoned=lambda: None
+        )
         super().__init__(url, channel=channel, redis_options=redis_options)
 
     def _redis_connect(self) -> None:
@@ -75,49 +76,24 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
         self.connected = True
 
     async def _publish(self, data: Any) -> None:
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._unwritten.append((self.json.dumps(data), written))
-        if self._writer is None or self._writer.done():
-            self._start_writer()
-        await asyncio.shield(written)  # a caller cancelled meanwhile leaves its message queued
+        await self._writes.submit(self.json.dumps(data))
 
-    def _start_writer(self) -> None:
-        current: list[_Unwritten] = []  # the batch this writer has on its way
-        writer = asyncio.create_task(self._write_unwritten(current))
-        writer.add_done_callback(functools.partial(self._writer_ended, current))
-        self._writer = writer
-
-    async def _write_unwritten(self, current: list[_Unwritten]) -> None:
-        while self._unwritten:
-            current[:] = self._unwritten[:MAX_PIPELINE]
-            del self._unwritten[:MAX_PIPELINE]
-            await self._write([payload for payload, _written in current])
-            _release(current)
-            current.clear()
-
-    def _writer_ended(self, current: list[_Unwritten], writer: asyncio.Task[None]) -> None:
-        """Nobody is left waiting on a writer that was cancelled (the process is stopping),
-        even before it began: a done callback runs when the coroutine never did."""
-        _release(current)
-        if writer.cancelled() and self._writer is writer:
-            _release(self._unwritten)
-            self._unwritten.clear()
-
-    async def _write(self, payloads: list[bytes | str]) -> None:
+    async def _write(self, payloads: list[bytes | str]) -> list[None]:
         """One round trip for them all; tried twice, as the library tries a publish (the second
         time on a new client), then given up with a log line, as the library does."""
+        written = [None] * len(payloads)
         for retries_left in (1, 0):
             try:
                 if not self.connected:
                     self._redis_connect()
                 if len(payloads) == 1:
                     await self.redis.publish(self.channel, payloads[0])
-                    return
+                    return written
                 async with self.redis.pipeline(transaction=False) as pipe:
                     for payload in payloads:
                         pipe.publish(self.channel, payload)
                     await pipe.execute()
-                return
+                return written
             except Exception as exc:
                 if retries_left:
                     log.error("Cannot publish to redis... retrying", extra={"redisError": str(exc)})
@@ -128,6 +104,7 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
                         len(payloads),
                         extra={"redisError": str(exc)},
                     )
+        return written
 
     async def emit_in_namespaces(
         self,
@@ -169,12 +146,6 @@ class WatchingRedisManager(socketio.AsyncRedisManager, WatchingManager):  # type
                 if isinstance(namespace, str):
                     one = {**message, "event": event, "data": data, "namespace": namespace}
                     await super()._handle_emit(one)
-
-
-def _release(batch: list[_Unwritten]) -> None:
-    for _payload, written in batch:
-        if not written.done():
-            written.set_result(None)
 
 
 def _events_of(message: dict[str, Any]) -> list[tuple[Any, Any]]:

@@ -19,8 +19,8 @@ from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import Conversation, DirectoryUser
 from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.db.upsert import excluded, insert_on
-from tutorhub_messaging.errors import Unavailable
 from tutorhub_messaging.identity.principal import Principal
+from tutorhub_messaging.microbatch import MicroBatcher
 
 # Opens a unit of work (``Database.unit_of_work``).
 UnitsOfWork = Callable[[], AbstractAsyncContextManager[UnitOfWork]]
@@ -157,7 +157,7 @@ class DirectoryRepository:
 @dataclass(frozen=True, slots=True)
 class _Queued:
     entry: DirectoryEntry
-    done: asyncio.Future[None]  # what the user's callers wait for
+    unit_of_work: UnitsOfWork
 
 
 class DirectoryRefresher:
@@ -169,9 +169,11 @@ class DirectoryRefresher:
     first call reads their row instead of writing it.
 
     The rows asked for while a batch is being looked at are looked at together in the next one,
-    in one unit of work (at most ``MAX_BATCH`` users): after a restart every client reconnects at
-    once, and one read per user each in a transaction of its own was most of a connect's cost. A
-    lone caller is looked at at once (a batch of one).
+    in one unit of work (at most ``MAX_BATCH`` users, ``microbatch.MicroBatcher``): after a
+    restart every client reconnects at once, and one read per user each in a transaction of its
+    own was most of a connect's cost. A lone caller is looked at at once (a batch of one). A row
+    that cannot be written fails only its own user's callers: the batch is then looked at again
+    user by user.
     """
 
     MAX_BATCH = 200
@@ -180,8 +182,9 @@ class DirectoryRefresher:
         self._seen: OrderedDict[str, tuple[DirectoryEntry, float]] = OrderedDict()
         # Per user, what their callers wait for while their row is queued or being looked at.
         self._writing: dict[str, asyncio.Future[None]] = {}
-        self._queue: list[_Queued] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._batches = MicroBatcher[_Queued, None](
+            "directory", self._write_changed, max_batch=self.MAX_BATCH
+        )
         self._max_entries = max_entries
         self._max_age = max_age_seconds
 
@@ -205,85 +208,31 @@ class DirectoryRefresher:
         would each hold a database connection, queued on that row's lock)."""
         if not self.needs_refresh(principal):
             return
-        waiting = self._writing.get(principal.user_id)
+        user_id = principal.user_id
+        waiting = self._writing.get(user_id)
         if waiting is None:
-            waiting = asyncio.get_running_loop().create_future()
-            self._writing[principal.user_id] = waiting
-            self._queue.append(_Queued(self.entry_for(principal), waiting))
-            if self._drainer is None or self._drainer.done():
-                self._start_drainer(unit_of_work)
+            waiting = self._batches.enqueue(_Queued(self.entry_for(principal), unit_of_work))
+            self._writing[user_id] = waiting
+            waiting.add_done_callback(functools.partial(self._written, user_id))
         await asyncio.shield(waiting)
 
-    def _start_drainer(self, unit_of_work: UnitsOfWork) -> None:
-        current: list[_Queued] = []  # the batch this drainer has on its way
-        drainer = asyncio.create_task(self._drain(unit_of_work, current))
-        drainer.add_done_callback(functools.partial(self._drainer_ended, current))
-        self._drainer = drainer
+    def _written(self, user_id: str, done: asyncio.Future[None]) -> None:
+        if self._writing.get(user_id) is done:
+            del self._writing[user_id]
 
-    async def _drain(self, unit_of_work: UnitsOfWork, current: list[_Queued]) -> None:
-        while self._queue:
-            await asyncio.sleep(0)  # one turn of the event loop: callers already here join the batch
-            current[:] = self._queue[: self.MAX_BATCH]
-            del self._queue[: self.MAX_BATCH]
-            try:
-                await self._refresh_batch(unit_of_work, list(current))
-            except Exception as exc:
-                self._settle(current, exc)
-            else:
-                self._settle(current, None)
-            current.clear()
-
-    def _drainer_ended(self, current: list[_Queued], drainer: asyncio.Task[None]) -> None:
-        """Nobody is left waiting on a drainer that was cancelled (the process is stopping), even
-        before it began (a done callback runs when the coroutine never did). Its callers get an
-        error of their own, not a cancellation they did not ask for."""
-        if not drainer.cancelled():
-            return
-        abandoned = list(current)
-        if self._drainer is drainer:  # else a new drainer has taken the queue over
-            abandoned += self._queue
-            self._queue.clear()
-        self._settle(abandoned, Unavailable())
-
-    async def _refresh_batch(self, unit_of_work: UnitsOfWork, batch: list[_Queued]) -> None:
-        try:
-            await self._write_changed(unit_of_work, [queued.entry for queued in batch])
-        except Unavailable:
-            raise  # every row would meet the same outage
-        except Exception:
-            if len(batch) == 1:
-                raise
-            # One row that cannot be written must not fail the calls of everyone else in the batch:
-            # each is tried alone, and a failure answers only that user's callers.
-            for queued in batch:
-                try:
-                    await self._write_changed(unit_of_work, [queued.entry])
-                except Exception as exc:
-                    self._settle([queued], exc)
-
-    async def _write_changed(self, unit_of_work: UnitsOfWork, batch: list[DirectoryEntry]) -> None:
-        async with unit_of_work() as uow:
+    async def _write_changed(self, batch: list[_Queued]) -> list[None]:
+        entries = [queued.entry for queued in batch]
+        async with batch[0].unit_of_work() as uow:
             directory = DirectoryRepository(uow.session)
-            held = await directory.held_among(batch)
+            held = await directory.held_among(entries)
             # In id order: two processes writing overlapping batches take the rows' locks in the
             # same order instead of deadlocking.
-            changed = sorted((entry for entry in batch if entry.id not in held), key=lambda entry: entry.id)
+            changed = sorted((entry for entry in entries if entry.id not in held), key=lambda entry: entry.id)
             for entry in changed:
                 await directory.upsert(entry, keep_known_values=True)
-        for entry in batch:
+        for entry in entries:
             self.remember(entry)
-
-    def _settle(self, batch: list[_Queued], error: Exception | None) -> None:
-        for queued in batch:
-            if self._writing.get(queued.entry.id) is queued.done:
-                del self._writing[queued.entry.id]
-            if queued.done.done():
-                continue  # settled on its own when the batch was retried row by row
-            if error is None:
-                queued.done.set_result(None)
-            else:
-                queued.done.set_exception(error)
-                queued.done.exception()  # marked as read: every caller may have gone
+        return [None] * len(batch)
 
     def remember(self, entry: DirectoryEntry) -> None:
         self._seen[entry.id] = (entry, time.monotonic())
