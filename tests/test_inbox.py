@@ -20,7 +20,7 @@ from tests.support.statements import statements_sent
 from tests.support.users import User
 from tutorhub_messaging.conversations.repository import ConversationRepository
 from tutorhub_messaging.conversations.schemas import InboxEnvelope
-from tutorhub_messaging.messages.repository import ReadStateRepository
+from tutorhub_messaging.messages.read_state_repository import ReadStateRepository
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 

@@ -16,7 +16,8 @@ from tutorhub_messaging.db.models import (
     Conversation,
 )
 from tutorhub_messaging.db.types import utcnow
-from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
+from tutorhub_messaging.messages.read_state_repository import ReadStateRepository
+from tutorhub_messaging.messages.repository import MessageRepository
 from tutorhub_messaging.messages.service import NewMessage, Sender, store_message
 from tutorhub_messaging.moderation.service import in_force
 

@@ -1,11 +1,20 @@
 """Storing many messages in one unit of work (group commit of ``hub:send``).
 
 Each message is stored exactly as ``store_message`` stores it (same row, same inbox preview, same
-sender read state, same ``hub:messageArrived`` after the commit); only the statements are shared:
-one multi-row INSERT for the messages, one UPDATE per conversation and one read-state upsert per
-(room, sender), instead of three statements per message. Messages that need a look-up of their
-own (a ``clientMessageId`` to deduplicate, a ``replyTo`` to resolve) take ``store_message`` itself,
-after the rows before them are written, so storage order is always arrival order.
+sender read state, same ``chatMessage.created`` event, same ``hub:messageArrived`` after the
+commit); only the statements are shared: one multi-row INSERT for the messages, one UPDATE per
+conversation and one read-state upsert per (room, sender), instead of three statements per
+message.
+
+A ``clientMessageId`` is looked up for the whole batch in one read before anything is written: a
+retry of a message already stored gets that message back (or is refused as a reuse) without a
+write, and the others are inserted with the rest of the batch. The INSERT of a batch holding
+clientMessageIds runs in a savepoint: if another transaction stored one of them since the read (two
+retries racing on two connections), or the batch names one twice, the savepoint is rolled back
+and those rows are stored one by one through ``store_message``, which settles such a race.
+
+A message with a ``replyTo`` takes ``store_message`` itself (its target is read alone), after the
+rows before it are written, so storage order is always arrival order.
 """
 
 from __future__ import annotations
@@ -16,6 +25,8 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
+from sqlalchemy.exc import IntegrityError
+
 from tutorhub_messaging.conversations.repository import ConversationRepository, LastMessage
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.models import ChatMessage
@@ -23,7 +34,8 @@ from tutorhub_messaging.db.types import utcnow
 from tutorhub_messaging.errors import AppError, InvalidInput
 from tutorhub_messaging.hub.definition import MessageType
 from tutorhub_messaging.messages.content import preview_of, validate_content
-from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
+from tutorhub_messaging.messages.read_state_repository import ReadStateRepository
+from tutorhub_messaging.messages.repository import ClientKey, MessageRepository
 from tutorhub_messaging.messages.serializers import message_record
 from tutorhub_messaging.messages.service import (
     MESSAGE_ARRIVED,
@@ -31,11 +43,15 @@ from tutorhub_messaging.messages.service import (
     NewMessage,
     Sender,
     StoredMessage,
+    check_client_message_id,
     message_row,
     record_message_created,
+    same_send,
     store_message,
 )
 from tutorhub_messaging.realtime import RoomNotifier
+
+Outcome = StoredMessage | AppError
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +68,15 @@ class Outgoing:
     participants: Sequence[str] | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Unwritten:
+    slot: int  # its place among the outcomes
+    item: Outgoing
+    values: dict[str, Any]
+    record: dict[str, Any]
+    preview: str
+
+
 @dataclass
 class _LastInRoom:
     at: datetime
@@ -60,109 +85,163 @@ class _LastInRoom:
 
 
 class _Rows:
-    """Messages accepted but not yet written, and what they change in their rooms."""
+    """Messages accepted but not yet written. What a message changes beyond its row (inbox
+    preview, read state, event, broadcast) is recorded only once the row is written."""
 
-    def __init__(self, uow: UnitOfWork, notifier: RoomNotifier) -> None:
+    def __init__(
+        self, uow: UnitOfWork, notifier: RoomNotifier, rules: MessageRules, outcomes: list[Any]
+    ) -> None:
         self.uow = uow
         self.notifier = notifier
-        self.rows: list[dict[str, Any]] = []
-        self.last: dict[str, _LastInRoom] = {}
-        self.reads: dict[tuple[str, str], datetime] = {}
-        # Events whose room's participants are still to be read: (room, sender, message).
-        self.unknown_rooms: list[tuple[str, str | None, dict[str, Any]]] = []
+        self.rules = rules
+        self.outcomes = outcomes
+        self.unwritten: list[_Unwritten] = []
 
     def add(
-        self, item: Outgoing, message_type_name: str, content: dict[str, Any], preview: str
-    ) -> StoredMessage:
-        now = utcnow()
-        sender = item.sender
+        self,
+        slot: int,
+        item: Outgoing,
+        message_type: MessageType,
+        content: dict[str, Any],
+        client_message_id: str | None,
+    ) -> None:
         values = message_row(
             item.room_id,
-            sender,
-            message_type_name,
+            item.sender,
+            message_type.name,
             content,
             status=item.status,
-            at=now,
+            at=utcnow(),
             forwarded=bool(item.new.forwarded),
+            client_message_id=client_message_id,
         )
-        self.rows.append(values)
-        last = self.last.get(item.room_id)
-        self.last[item.room_id] = _LastInRoom(now, preview, (last.count if last else 0) + 1)
-        if sender.id is not None:
-            self.reads[(item.room_id, sender.id)] = now
         # message_record only reads attributes: a plain namespace spares building an ORM object
         # (half the cost of accepting a message) for a row that is inserted with core SQL.
         record = message_record(cast(ChatMessage, SimpleNamespace(**values)))
-        if item.participants is not None:
-            record_message_created(self.uow, item.room_id, sender.id, item.participants, record)
-        else:
-            self.unknown_rooms.append((item.room_id, sender.id, record))
-        payload = {"roomId": item.room_id, "sender": sender.as_payload(), "message": record}
-
-        async def _announce() -> None:
-            await self.notifier.emit_to_room(item.room_id, MESSAGE_ARRIVED, payload)
-
-        self.uow.after_commit(_announce)
-        return StoredMessage(record, created=True)
+        self.unwritten.append(_Unwritten(slot, item, values, record, preview_of(message_type, content)))
+        self.outcomes[slot] = StoredMessage(record, created=True)
 
     async def write(self) -> None:
-        if not self.rows:
+        rows, self.unwritten = self.unwritten, []
+        if not rows:
             return
+        messages = MessageRepository(self.uow.session)
+        if any(row.values["client_message_id"] is not None for row in rows):
+            try:
+                async with self.uow.session.begin_nested():
+                    await messages.add_rows([row.values for row in rows])
+            except IntegrityError:
+                await self._store_one_by_one(rows)
+                return
+        else:
+            await messages.add_rows([row.values for row in rows])
+        await self._record_written(rows)
+
+    async def _store_one_by_one(self, rows: list[_Unwritten]) -> None:
+        for row in rows:
+            item = row.item
+            try:
+                self.outcomes[row.slot] = await store_message(
+                    self.uow,
+                    self.notifier,
+                    self.rules,
+                    room_id=item.room_id,
+                    sender=item.sender,
+                    new=item.new,
+                    status=item.status,
+                    participants=item.participants,
+                )
+            except AppError as exc:
+                self.outcomes[row.slot] = exc
+
+    async def _record_written(self, rows: list[_Unwritten]) -> None:
         session = self.uow.session
-        if self.unknown_rooms:
-            keys = await ConversationRepository(session).get_active_many(
-                {room_id for room_id, _, _ in self.unknown_rooms}
-            )
+        unknown = {row.item.room_id for row in rows if row.item.participants is None}
+        participants: dict[str, Sequence[str]] = {}
+        if unknown:
+            keys = await ConversationRepository(session).get_active_many(unknown)
             participants = {key.id: (key.participant_a, key.participant_b) for key in keys}
-            for room_id, sender_id, record in self.unknown_rooms:
-                record_message_created(self.uow, room_id, sender_id, participants.get(room_id, ()), record)
-        await MessageRepository(session).add_rows(self.rows)
+        last: dict[str, _LastInRoom] = {}
+        reads: dict[tuple[str, str], datetime] = {}
+        for row in rows:
+            item, room_id, sender = row.item, row.item.room_id, row.item.sender
+            at = row.values["timestamp"]
+            previous = last.get(room_id)
+            last[room_id] = _LastInRoom(at, row.preview, (previous.count if previous else 0) + 1)
+            if sender.id is not None:
+                reads[(room_id, sender.id)] = at
+            recipients = item.participants if item.participants is not None else participants.get(room_id, ())
+            record_message_created(self.uow, room_id, sender.id, recipients, row.record)
+            self._announce_after_commit(
+                room_id, {"roomId": room_id, "sender": sender.as_payload(), "message": row.record}
+            )
         updated_at = utcnow()
         await ConversationRepository(session).record_last_messages(
             [
-                LastMessage(room_id, last.at, last.preview, updated_at, last.count)
-                for room_id, last in self.last.items()
+                LastMessage(room_id, entry.at, entry.preview, updated_at, entry.count)
+                for room_id, entry in last.items()
             ]
         )
-        if self.reads:
+        if reads:
             await ReadStateRepository(session).mark_read_many(
-                [(room_id, user_id, at) for (room_id, user_id), at in self.reads.items()]
+                [(room_id, user_id, at) for (room_id, user_id), at in reads.items()]
             )
-        self.rows, self.last, self.reads, self.unknown_rooms = [], {}, {}, []
+
+    def _announce_after_commit(self, room_id: str, payload: dict[str, Any]) -> None:
+        async def announce() -> None:
+            await self.notifier.emit_to_room(room_id, MESSAGE_ARRIVED, payload)
+
+        self.uow.after_commit(announce)
+
+
+def _client_key(item: Outgoing) -> ClientKey | None:
+    """The (room, sender, clientMessageId) a send names, when it could name a stored message."""
+    client_message_id = item.new.client_message_id
+    if item.sender.id is None or item.new.reply_to is not None or not isinstance(client_message_id, str):
+        return None
+    return ClientKey(item.room_id, item.sender.id, client_message_id)
 
 
 async def store_messages(
     uow: UnitOfWork, notifier: RoomNotifier, rules: MessageRules, items: Sequence[Outgoing]
-) -> list[StoredMessage | AppError]:
+) -> list[Outcome]:
     """Store each message, in order; a message the rules refuse gets its error and stores nothing."""
-    pending = _Rows(uow, notifier)
-    outcomes: list[StoredMessage | AppError] = []
-    for item in items:
+    outcomes: list[Any] = [None] * len(items)
+    pending = _Rows(uow, notifier, rules, outcomes)
+    keys = {key for key in map(_client_key, items) if key is not None}
+    stored = await MessageRepository(uow.session).find_by_client_ids(keys) if keys else {}
+    for slot, item in enumerate(items):
         new = item.new
         try:
-            if new.client_message_id is not None or new.reply_to is not None:
+            if new.reply_to is not None:
                 await pending.write()
-                outcomes.append(
-                    await store_message(
-                        uow,
-                        notifier,
-                        rules,
-                        room_id=item.room_id,
-                        sender=item.sender,
-                        new=new,
-                        status=item.status,
-                        participants=item.participants,
-                    )
+                outcomes[slot] = await store_message(
+                    uow,
+                    notifier,
+                    rules,
+                    room_id=item.room_id,
+                    sender=item.sender,
+                    new=new,
+                    status=item.status,
+                    participants=item.participants,
                 )
                 continue
+            # The checks and their order are store_message's.
             message_type, content = item.checked or validate_content(
                 rules.definition, new.message_type, new.content, rules.max_bytes
             )
+            client_message_id = check_client_message_id(new.client_message_id)
             if new.forwarded is not None and not isinstance(new.forwarded, bool):
                 raise InvalidInput("forwarded must be a boolean", key="errMsg_forwardedIsNotValid")
+            key = _client_key(item)
+            existing = stored.get(key) if key is not None else None
+            if existing is not None:
+                outcomes[slot] = same_send(existing, message_type.name, content, None, bool(new.forwarded))
+                continue
         except AppError as exc:
-            outcomes.append(exc)
+            outcomes[slot] = exc
             continue
-        outcomes.append(pending.add(item, message_type.name, content, preview_of(message_type, content)))
+        pending.add(slot, item, message_type, content, client_message_id)
     await pending.write()
+    assert all(outcome is not None for outcome in outcomes)
     return outcomes

@@ -11,7 +11,7 @@ from typing import Any
 
 from tutorhub_messaging.db.database import UnitOfWork
 from tutorhub_messaging.db.types import iso
-from tutorhub_messaging.messages.repository import ReadStateRepository
+from tutorhub_messaging.messages.read_state_repository import ReadStateRepository
 from tutorhub_messaging.outbox import READ_STATE_UPDATED, record
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from typing import cast as typed
 
 from sqlalchemy import (
@@ -17,7 +17,6 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
-    case,
     cast,
     false,
     func,
@@ -38,7 +37,6 @@ from tutorhub_messaging.db.models import (
 )
 from tutorhub_messaging.db.prepared import ManyRowsStatement
 from tutorhub_messaging.db.types import UtcDateTime, utcnow
-from tutorhub_messaging.db.upsert import excluded, insert_for
 from tutorhub_messaging.messages.filters import FieldFilter, Match, MessageQuery, TimeFilter
 
 # Older than any message: the lower bound of a room nobody has read yet.
@@ -48,7 +46,6 @@ _MESSAGE_TABLE = typed(Table, ChatMessage.__table__)
 _INSERT_MESSAGES = ManyRowsStatement(
     insert(_MESSAGE_TABLE), [column.key for column in _MESSAGE_TABLE.columns if column.key != "seq"]
 )
-_MARK_READ_MANY: dict[str, ManyRowsStatement] = {}
 # Built once: every join reads a history page and then what arrived after it.
 _IN_ROOM = (ChatMessage.room_id == bindparam("room"), ChatMessage.is_active.is_(True))
 _LIMIT, _OFFSET = bindparam("limit", type_=Integer), bindparam("offset", type_=Integer)
@@ -62,6 +59,14 @@ _AFTER_IN_ROOM = (
     .limit(_LIMIT)
     .offset(_OFFSET)
 )
+
+
+class ClientKey(NamedTuple):
+    """What names a message a client may send again: its room, its sender, its clientMessageId."""
+
+    room_id: str
+    sender_id: str
+    client_message_id: str
 
 
 class MessageRepository:
@@ -103,6 +108,18 @@ class MessageRepository:
                 ChatMessage.client_message_id == client_message_id,
             )
         )
+
+    async def find_by_client_ids(self, keys: Collection[ClientKey]) -> dict[ClientKey, ChatMessage]:
+        """The stored messages that ``keys`` name (a batch of sends), in one read."""
+        rows = await self.session.scalars(
+            select(ChatMessage).where(
+                ChatMessage.room_id.in_({key.room_id for key in keys}),
+                ChatMessage.sender_id.in_({key.sender_id for key in keys}),
+                ChatMessage.client_message_id.in_({key.client_message_id for key in keys}),
+            )
+        )
+        found = {(row.room_id, row.sender_id, row.client_message_id): row for row in rows}
+        return {key: found[key] for key in keys if key in found}
 
     async def latest_for_room(self, room_id: str, limit: int, offset: int = 0) -> list[ChatMessage]:
         """A room's active messages, newest first."""
@@ -179,57 +196,6 @@ class MessageRepository:
         )
         stmt = select(rooms.c.id, unread).where(rooms.c.id.in_(room_ids))
         return {room_id: int(count) for room_id, count in (await self.session.execute(stmt)).all() if count}
-
-
-class ReadStateRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def mark_read(self, room_id: str, user_id: str, at: datetime) -> None:
-        """Move the user's read time forward to ``at``; an older time changes nothing."""
-        stmt = insert_for(self.session, ReadState).values(
-            room_id=room_id, user_id=user_id, last_read_at=at, updated_at=utcnow()
-        )
-        current = ReadState.__table__.c.last_read_at
-        newer = excluded(stmt, "last_read_at")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["room_id", "user_id"],
-            set_={
-                "last_read_at": case((newer > current, newer), else_=current),
-                "updated_at": excluded(stmt, "updated_at"),
-            },
-        )
-        await self.session.execute(stmt)
-
-    async def mark_read_many(self, marks: Sequence[tuple[str, str, datetime]]) -> None:
-        """``mark_read`` for many distinct (room, user) pairs in one statement."""
-        dialect = self.session.get_bind().dialect.name
-        stmt = _MARK_READ_MANY.get(dialect)
-        if stmt is None:
-            # Built once per dialect: it runs for every batch of hub sends.
-            table = typed(Table, ReadState.__table__)
-            upsert = insert_for(self.session, table)
-            current = table.c.last_read_at
-            newer = excluded(upsert, "last_read_at")
-            upsert = upsert.on_conflict_do_update(
-                index_elements=["room_id", "user_id"],
-                set_={
-                    "last_read_at": case((newer > current, newer), else_=current),
-                    "updated_at": excluded(upsert, "updated_at"),
-                },
-            )
-            stmt = _MARK_READ_MANY[dialect] = ManyRowsStatement(
-                upsert, ["room_id", "user_id", "last_read_at", "updated_at"]
-            )
-        now = utcnow()
-        await stmt.execute(
-            await self.session.connection(),
-            [{"room_id": r, "user_id": u, "last_read_at": at, "updated_at": now} for r, u, at in marks],
-        )
-
-    async def last_read_at(self, room_id: str, user_id: str) -> datetime | None:
-        row = await self.session.get(ReadState, (room_id, user_id))
-        return row.last_read_at if row else None
 
 
 # --- Searching (listChatMessages), room history paging, edits and soft deletes ---------------

@@ -28,7 +28,8 @@ from tutorhub_messaging.errors import ClientMessageIdReused, InvalidInput
 from tutorhub_messaging.hub.definition import HubDefinition
 from tutorhub_messaging.identity.tokens import UUID_RE
 from tutorhub_messaging.messages.content import preview_of, validate_content
-from tutorhub_messaging.messages.repository import MessageRepository, ReadStateRepository
+from tutorhub_messaging.messages.read_state_repository import ReadStateRepository
+from tutorhub_messaging.messages.repository import MessageRepository
 from tutorhub_messaging.messages.serializers import message_record
 from tutorhub_messaging.outbox import CHAT_MESSAGE_CREATED, record
 from tutorhub_messaging.realtime import RoomNotifier
@@ -154,7 +155,7 @@ async def _resolve_reply(
     return {"id": target.id, "preview": preview}
 
 
-def _same_send(
+def same_send(
     existing: ChatMessage,
     message_type_name: str,
     content: dict[str, Any],
@@ -202,7 +203,7 @@ async def store_message(
         existing = await messages.find_by_client_id(room_id, sender.id, client_message_id)
         if existing is not None:
             reply_id = _reply_target_id(new.reply_to)
-            return _same_send(existing, message_type.name, content, reply_id, forwarded)
+            return same_send(existing, message_type.name, content, reply_id, forwarded)
 
     reply_to = await _resolve_reply(messages, rules, room_id, new.reply_to)
     now = utcnow()
@@ -230,7 +231,7 @@ async def store_message(
             if existing is None:
                 raise
             reply_id = reply_to["id"] if reply_to else None
-            return _same_send(existing, message_type.name, content, reply_id, forwarded)
+            return same_send(existing, message_type.name, content, reply_id, forwarded)
     else:
         await messages.add(message)
 
