@@ -7,7 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter, Window
 
@@ -73,3 +73,32 @@ async def test_costs_are_shared_through_redis_and_expire(redis: Redis) -> None:
     await asyncio.sleep(0.25)
     assert await second.take("bytes", window, 1000) is True
     await redis.delete(prefix + "bytes", prefix + "bytes:total")
+
+
+async def test_concurrent_redis_takes_are_counted_exactly_and_sent_together() -> None:
+    """Fifty takes at once, of two keys: each key allows exactly its limit, and the takes went in
+    pipelines over one connection (one each would have opened up to the pool's ten)."""
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=10, timeout=5)
+    client = Redis.from_pool(pool)
+    prefix = f"test:rate:{uuid.uuid4().hex}:"
+    limiter = RedisRateLimiter(client, limit=7, prefix=prefix)
+
+    results = await asyncio.gather(*(limiter.allow("a" if n % 2 else "b") for n in range(50)))
+
+    assert (results[1::2].count(True), results[0::2].count(True)) == (7, 7)
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    await client.delete(*(prefix + key + suffix for key in "ab" for suffix in ("", ":total")))
+    await client.aclose()
+
+
+async def test_redis_takes_go_on_after_redis_forgets_the_script(redis: Redis) -> None:
+    """A flushed script cache (a Redis restart) costs one more round trip, not a refusal."""
+    prefix = f"test:rate:{uuid.uuid4().hex}:"
+    limiter = RedisRateLimiter(redis, limit=3, prefix=prefix)
+    assert await limiter.allow("user") is True
+    await redis.script_flush()
+
+    results = await asyncio.gather(*(limiter.allow("user") for _ in range(4)))
+
+    assert results.count(True) == 2
+    await redis.delete(prefix + "user", prefix + "user:total")

@@ -6,11 +6,12 @@ and a killed process's sockets reaped by a survivor.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 from tutorhub_messaging.errors import RoomFull, RoomLimit, Unavailable
 from tutorhub_messaging.hub.state import Guardrails, HubState, InMemoryHubState, Member, SocketRef
@@ -206,3 +207,26 @@ async def test_evictions_and_closings_are_counted_as_removals_hub_wide(make_stat
     await other.begin_removal()
     assert await state.removals() == before + 3
     assert await other.removals() == before + 3
+
+
+async def test_redis_calls_made_together_go_in_one_pipeline_in_the_order_they_were_made(prefix: str) -> None:
+    """Forty sockets of twenty users connecting and joining one room's worth of guardrails at
+    once: the outcomes are those of the calls made one by one, in order (the room takes its first
+    two users, the rest are refused), over one connection (one each would have opened up to
+    the pool's ten)."""
+    pool = BlockingConnectionPool.from_url(REDIS_URL, max_connections=10, timeout=5)
+    client = Redis.from_pool(pool)
+    state = RedisHubState(client, GUARDRAILS, prefix=prefix)
+    users = [f"user{n}" for n in range(20)]
+    sids = await asyncio.gather(*(connect(state, user) for user in users for _ in range(2)))
+
+    outcomes = await asyncio.gather(
+        *(state.join(sid, "room", member(users[n // 2])) for n, sid in enumerate(sids)),
+        return_exceptions=True,
+    )
+
+    admitted = [n for n, outcome in enumerate(outcomes) if not isinstance(outcome, BaseException)]
+    assert admitted == [0, 1, 2, 3]  # both sockets of the first two users, in call order
+    assert all(isinstance(outcome, RoomFull) for outcome in outcomes[4:])
+    assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    await client.aclose()

@@ -17,6 +17,9 @@ from typing import Protocol
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from tutorhub_messaging.microbatch import MicroBatcher
+from tutorhub_messaging.redis_scripts import ScriptCall, run_scripts
+
 log = logging.getLogger(__name__)
 
 MAX_KEYS = 100_000  # in memory: windows past this many keys are pruned of the idle ones
@@ -140,12 +143,25 @@ return 1
 """
 
 
+@dataclass(frozen=True, slots=True)
+class _Take:
+    key: str
+    window: Window
+    cost: int
+
+
 class RedisRateLimiter:
     """The same sliding windows, shared by every process through Redis.
+
+    The takes asked for while a round trip is on its way go together in the next one, as one
+    pipeline of script calls (``microbatch.MicroBatcher``): a burst of sends, joins or events
+    costs one Redis round trip per batch instead of one per event. A lone take is sent at once.
 
     While Redis is unreachable each process falls back to its own in-memory windows, so the hub
     keeps working (limits then hold per process instead of across processes).
     """
+
+    MAX_BATCH = 500
 
     def __init__(
         self, redis: Redis, limit: int, window_seconds: float = 60.0, prefix: str = "thm:rate:"
@@ -157,30 +173,46 @@ class RedisRateLimiter:
         self.fallback = InMemoryRateLimiter(limit, window_seconds)
         self._script = redis.register_script(_SLIDING_WINDOW)
         self._degraded = False
+        self._takes = MicroBatcher[_Take, bool](
+            "rate limits", self._take_together, max_batch=self.MAX_BATCH, gather_first=False
+        )
 
     async def allow(self, key: str) -> bool:
         return await self.take(key, self._messages)
 
     async def take(self, key: str, window: Window, cost: int = 1) -> bool:
+        return await self._takes.submit(_Take(key, window, cost))
+
+    async def _take_together(self, takes: list[_Take]) -> list[bool]:
         now_ms = int(time.time() * 1000)
-        redis_key = self.prefix + key
-        try:
-            allowed = await self._script(
-                keys=[redis_key, redis_key + ":total"],
-                args=[
+        calls = [
+            ScriptCall(
+                self._script,
+                [self.prefix + take.key, self.prefix + take.key + ":total"],
+                [
                     now_ms,
-                    int(window.seconds * 1000),
-                    window.limit,
-                    f"{now_ms}:{uuid.uuid4().hex[:8]}:{cost}",
-                    cost,
+                    int(take.window.seconds * 1000),
+                    take.window.limit,
+                    f"{now_ms}:{uuid.uuid4().hex[:8]}:{take.cost}",
+                    take.cost,
                 ],
             )
+            for take in takes
+        ]
+        try:
+            allowed = await run_scripts(self.redis, calls)
         except RedisError:
             if not self._degraded:
                 log.warning("rate limiter: Redis unreachable, limiting per process")
                 self._degraded = True
-            return await self.fallback.take(key, window, cost)
+            return [self.fallback.take_now(take.key, take.window, take.cost) for take in takes]
         if self._degraded:
             log.info("rate limiter: Redis reachable again")
             self._degraded = False
-        return bool(allowed)
+        return [
+            # A call Redis refused (out of memory, say) is limited per process, as in an outage.
+            self.fallback.take_now(take.key, take.window, take.cost)
+            if isinstance(result, RedisError)
+            else bool(result)
+            for take, result in zip(takes, allowed, strict=True)
+        ]

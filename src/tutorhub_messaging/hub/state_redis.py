@@ -28,10 +28,13 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from tutorhub_messaging.errors import RoomFull, RoomLimit, Unavailable
 from tutorhub_messaging.hub.state import Departure, Entry, Eviction, Guardrails, Member, SocketRef
+from tutorhub_messaging.microbatch import MicroBatcher
+from tutorhub_messaging.redis_scripts import ScriptCall, run_scripts
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +163,12 @@ def _unavailable() -> Unavailable:
     return Unavailable("Realtime service temporarily unavailable")
 
 
+def _refused(error: RedisError) -> Unavailable:
+    """A call Redis answered with an error (a script error, Redis out of memory)."""
+    log.error("hub state: Redis refused a call", extra={"redisError": str(error)})
+    return Unavailable("Realtime service temporarily unavailable")
+
+
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -179,6 +188,7 @@ class RedisHubState:
     """``HubState`` in Redis, for several processes serving one hub."""
 
     HEARTBEAT_SECONDS = 5.0
+    MAX_BATCH = 500  # script calls in one pipeline
     HEARTBEAT_TTL_SECONDS = 15
 
     def __init__(self, redis: Redis, guardrails: Guardrails, prefix: str = "thm:hub:") -> None:
@@ -193,12 +203,21 @@ class RedisHubState:
         self._evict = redis.register_script(_EVICT)
         self._sockets_of = redis.register_script(_SOCKETS_OF)
         self._members = redis.register_script(_MEMBERS)
+        # The calls made while a round trip is on its way go together in the next one, in the
+        # order they were made: a reconnect storm's joins, a stopping process's departures.
+        self._scripts = MicroBatcher[ScriptCall, Any](
+            "hub state", self._run_together, max_batch=self.MAX_BATCH, gather_first=False
+        )
 
-    async def _run(self, script: Any, args: list[Any]) -> Any:
+    async def _run(self, script: AsyncScript, args: list[Any]) -> Any:
+        return await self._scripts.submit(ScriptCall(script, (), args))
+
+    async def _run_together(self, calls: list[ScriptCall]) -> list[Any]:
         try:
-            return await script(args=args)
+            results = await run_scripts(self.redis, calls)
         except RedisError as exc:
             raise _unavailable() from exc
+        return [_refused(result) if isinstance(result, RedisError) else result for result in results]
 
     def _departure(self, raw: Any) -> Departure | None:
         room, member_raw, last = raw
