@@ -14,7 +14,7 @@ from tests.support.hub_rooms import create_room, message_count
 from tests.support.statements import statements_sent
 from tests.support.users import User
 from tutorhub_messaging.db.models import ChatMessage, Conversation, OutboxEvent
-from tutorhub_messaging.errors import ClientMessageIdReused
+from tutorhub_messaging.errors import ClientMessageIdReused, InvalidInput
 from tutorhub_messaging.hub.batching import SendBatcher
 from tutorhub_messaging.hub.sending import SendRequest
 from tutorhub_messaging.messages.service import NewMessage, StoredMessage
@@ -142,3 +142,23 @@ async def test_one_client_id_named_twice_in_a_batch_is_stored_announced_and_coun
         )
     assert stored == [{"body": "before"}, {"body": "twice"}]
     assert (await _created_events(app, room), await _version(app, room)) == (2, 2)
+
+
+async def test_an_invalid_client_id_in_a_batch_is_refused_alone_and_never_looked_up(app: Any) -> None:
+    """A NUL cannot be stored or even compared by PostgreSQL: the batch's read leaves it out."""
+    student = User("student")
+    room = await create_room(app, student, User("tutor"))
+    principal = await _principal(app, student)
+
+    fine, bad, too_long = await _send_together(
+        app,
+        [
+            SendRequest(principal, room, _text("fine", "ok")),
+            SendRequest(principal, room, _text("bad", "a\x00")),
+            SendRequest(principal, room, _text("long", "c" * 65)),
+        ],
+    )
+
+    assert isinstance(fine, StoredMessage) and fine.created
+    assert isinstance(bad, InvalidInput) and isinstance(too_long, InvalidInput)
+    assert await message_count(app, room) == 1

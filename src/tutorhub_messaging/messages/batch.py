@@ -195,11 +195,15 @@ class _Rows:
 
 
 def _client_key(item: Outgoing) -> ClientKey | None:
-    """The (room, sender, clientMessageId) a send names, when it could name a stored message."""
-    client_message_id = item.new.client_message_id
-    if item.sender.id is None or item.new.reply_to is not None or not isinstance(client_message_id, str):
+    """The (room, sender, clientMessageId) a send names, when it could name a stored message: a
+    valid id only, so that nothing the database cannot take (a NUL) is ever sent to it."""
+    if item.sender.id is None or item.new.reply_to is not None:
         return None
-    return ClientKey(item.room_id, item.sender.id, client_message_id)
+    try:
+        client_message_id = check_client_message_id(item.new.client_message_id)
+    except InvalidInput:
+        return None  # refused as the send is checked
+    return None if client_message_id is None else ClientKey(item.room_id, item.sender.id, client_message_id)
 
 
 async def store_messages(
