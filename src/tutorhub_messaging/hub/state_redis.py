@@ -150,6 +150,11 @@ end
 return out
 """
 
+# Plain reads and counts, as scripts so that they share the pipeline of the other calls.
+_REMOVALS = "return redis.call('GET', ARGV[1]..'removals')"
+_BEGIN_REMOVAL = "return redis.call('INCR', ARGV[1]..'removals')"
+_IS_JOINED = "return redis.call('SISMEMBER', ARGV[1]..'sockrooms:'..ARGV[2], ARGV[3])"
+
 _MEMBERS = """
 local p, room = ARGV[1], ARGV[2]
 local users = redis.call('ZRANGE', p..'roomorder:'..room, 0, -1)
@@ -203,6 +208,9 @@ class RedisHubState:
         self._evict = redis.register_script(_EVICT)
         self._sockets_of = redis.register_script(_SOCKETS_OF)
         self._members = redis.register_script(_MEMBERS)
+        self._removals = redis.register_script(_REMOVALS)
+        self._begin_removal = redis.register_script(_BEGIN_REMOVAL)
+        self._is_joined = redis.register_script(_IS_JOINED)
         # The calls made while a round trip is on its way go together in the next one, in the
         # order they were made: a reconnect storm's joins, a stopping process's departures.
         self._scripts = MicroBatcher[ScriptCall, Any](
@@ -276,22 +284,13 @@ class RedisHubState:
         return Eviction(sockets, member)
 
     async def begin_removal(self) -> None:
-        try:
-            await self.redis.incr(self.prefix + "removals")
-        except RedisError as exc:
-            raise _unavailable() from exc
+        await self._run(self._begin_removal, [self.prefix])
 
     async def removals(self) -> int:
-        try:
-            return int(await self.redis.get(self.prefix + "removals") or 0)
-        except RedisError as exc:
-            raise _unavailable() from exc
+        return int(await self._run(self._removals, [self.prefix]) or 0)
 
     async def is_joined(self, sid: str, room_id: str) -> bool:
-        try:
-            return bool(await self.redis.sismember(self.prefix + "sockrooms:" + sid, room_id))
-        except RedisError as exc:
-            raise _unavailable() from exc
+        return bool(await self._run(self._is_joined, [self.prefix, sid, room_id]))
 
     async def members(self, room_id: str) -> list[Member]:
         rows = await self._run(self._members, [self.prefix, room_id])
