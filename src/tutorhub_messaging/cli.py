@@ -33,14 +33,15 @@ def _start_logging(settings: Settings) -> None:
     configure_logging(settings.log_level, queue_lines=settings.log_queue_lines)
 
 
-def stop_logging() -> None:
-    from tutorhub_messaging.logs import stop_logging as stop
+def _stop_logging() -> None:
+    # Imported when needed, like everything heavy here: the command must bind its port first.
+    from tutorhub_messaging.logs import stop_logging
 
-    stop()
+    stop_logging()
 
 
 def _fail(message: str, *, status: int) -> NoReturn:
-    stop_logging()  # what was logged before comes first
+    _stop_logging()  # what was logged before comes first
     print(f"tutorhub-messaging: {message}", file=sys.stderr)
     raise SystemExit(status)
 
@@ -191,14 +192,14 @@ def cmd_deliver(args: argparse.Namespace) -> None:
     except OSError as exc:  # the metrics port is taken
         _fail(f"cannot serve metrics on {args.metrics_host}:{args.metrics_port}: {one_line(exc)}", status=1)
     finally:
-        stop_logging()
+        _stop_logging()
 
 
 def cmd_migrate(_args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
     _start_logging(settings)
     revision = _migrate(settings)
-    stop_logging()
+    _stop_logging()
     print(f"migrations applied: the database is at revision {revision}", file=sys.stderr)
 
 
@@ -207,7 +208,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     _start_logging(settings)
     _migrate(settings)
     added = _seed_demo(settings, args.site_url)
-    stop_logging()
+    _stop_logging()
     print(f"demo ready: {added} sample messages added; sign in at /app/", file=sys.stderr)
 
 
