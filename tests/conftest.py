@@ -11,11 +11,13 @@ from typing import Any
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.support.databases import throwaway_database
 from tests.support.live import live_server
+from tests.support.local_redis import REDIS_URL
 from tests.support.proxy import CuttableProxy
 from tests.support.sockets import Sockets
 from tests.support.users import TEST_SECRET, User
@@ -136,3 +138,11 @@ async def redis_proxy() -> AsyncIterator[CuttableProxy]:
     await proxy.start()
     yield proxy
     await proxy.close()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the local Redis (``REDIS_URL``)."""
+    client = Redis.from_url(REDIS_URL)
+    yield client
+    await client.aclose()

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from tests.support.local_redis import REDIS_URL
 from tutorhub_messaging.hub.ratelimit import InMemoryRateLimiter, RedisRateLimiter, Window
-
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 async def test_in_memory_limit_allows_exactly_the_limit_per_window() -> None:

@@ -3,24 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
-import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from tutorhub_messaging.redis_scripts import ScriptCall, run_scripts
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 INCREMENT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 FAIL = "return redis.error_reply('refused ' .. ARGV[1])"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 async def test_results_come_in_call_order_and_calls_run_in_order(redis: Redis) -> None:

@@ -29,6 +29,18 @@ async def _principal(app: Any, user: User) -> Any:
     return await app.context.authenticator.authenticate(user.token)
 
 
+async def _student_room(app: Any) -> tuple[Any, str]:
+    """A new student's principal and a room of theirs."""
+    student = User("student")
+    room = await create_room(app, student, User("tutor"))
+    return await _principal(app, student), room
+
+
+def _texts(principal: Any, room: str, *sends: tuple[str, str]) -> list[SendRequest]:
+    """One text send per (body, clientMessageId)."""
+    return [SendRequest(principal, room, _text(body, client_id)) for body, client_id in sends]
+
+
 async def _send_together(app: Any, requests: list[SendRequest]) -> list[StoredMessage | BaseException]:
     """The requests, queued in one turn of the event loop: one batch."""
     batcher = SendBatcher(app.context)
@@ -84,25 +96,16 @@ async def test_a_batch_of_sends_with_client_ids_reads_them_once_and_inserts_its_
 
 
 async def test_retries_in_a_batch_get_the_stored_message_back_and_a_reuse_is_refused(app: Any) -> None:
-    student = User("student")
-    room = await create_room(app, student, User("tutor"))
-    principal = await _principal(app, student)
+    principal, room = await _student_room(app)
     [first, second] = await _send_together(
         app,
-        [
-            SendRequest(principal, room, _text("first", "a")),
-            SendRequest(principal, room, _text("second", "b")),
-        ],
+        _texts(principal, room, ("first", "a"), ("second", "b")),
     )
     assert isinstance(first, StoredMessage) and isinstance(second, StoredMessage)
 
     retry, reuse, new = await _send_together(
         app,
-        [
-            SendRequest(principal, room, _text("first", "a")),
-            SendRequest(principal, room, _text("not the second", "b")),
-            SendRequest(principal, room, _text("third", "c")),
-        ],
+        _texts(principal, room, ("first", "a"), ("not the second", "b"), ("third", "c")),
     )
 
     assert isinstance(retry, StoredMessage) and not retry.created
@@ -117,17 +120,11 @@ async def test_retries_in_a_batch_get_the_stored_message_back_and_a_reuse_is_ref
 async def test_one_client_id_named_twice_in_a_batch_is_stored_announced_and_counted_once(app: Any) -> None:
     """The batch's INSERT fails on the second row; its savepoint is rolled back and each row is
     stored on its own: the second finds the first."""
-    student = User("student")
-    room = await create_room(app, student, User("tutor"))
-    principal = await _principal(app, student)
+    principal, room = await _student_room(app)
 
     before, twice, again = await _send_together(
         app,
-        [
-            SendRequest(principal, room, _text("before", "x")),
-            SendRequest(principal, room, _text("twice", "dup")),
-            SendRequest(principal, room, _text("twice", "dup")),
-        ],
+        _texts(principal, room, ("before", "x"), ("twice", "dup"), ("twice", "dup")),
     )
 
     assert isinstance(before, StoredMessage) and before.created
@@ -146,17 +143,11 @@ async def test_one_client_id_named_twice_in_a_batch_is_stored_announced_and_coun
 
 async def test_an_invalid_client_id_in_a_batch_is_refused_alone_and_never_looked_up(app: Any) -> None:
     """A NUL cannot be stored or even compared by PostgreSQL: the batch's read leaves it out."""
-    student = User("student")
-    room = await create_room(app, student, User("tutor"))
-    principal = await _principal(app, student)
+    principal, room = await _student_room(app)
 
     fine, bad, too_long = await _send_together(
         app,
-        [
-            SendRequest(principal, room, _text("fine", "ok")),
-            SendRequest(principal, room, _text("bad", "a\x00")),
-            SendRequest(principal, room, _text("long", "c" * 65)),
-        ],
+        _texts(principal, room, ("fine", "ok"), ("bad", "a\x00"), ("long", "c" * 65)),
     )
 
     assert isinstance(fine, StoredMessage) and fine.created

@@ -13,23 +13,16 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import BlockingConnectionPool, Redis
 
+from tests.support.local_redis import REDIS_URL
 from tutorhub_messaging.errors import RoomFull, RoomLimit, Unavailable
 from tutorhub_messaging.hub.state import Guardrails, HubState, InMemoryHubState, Member, SocketRef
 from tutorhub_messaging.hub.state_redis import RedisHubState
 
-REDIS_URL = "redis://127.0.0.1:6379/0"
 GUARDRAILS = Guardrails(max_users_per_room=2, max_rooms_per_user=2)
 
 
 def member(user: str, role: str = "member") -> Member:
     return Member(user, f"name {user}", f"https://a/{user}.png", role)
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(REDIS_URL)
-    yield client
-    await client.aclose()
 
 
 @pytest.fixture

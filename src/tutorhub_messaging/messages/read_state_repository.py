@@ -23,19 +23,7 @@ class ReadStateRepository:
 
     async def mark_read(self, room_id: str, user_id: str, at: datetime) -> None:
         """Move the user's read time forward to ``at``; an older time changes nothing."""
-        stmt = insert_for(self.session, ReadState).values(
-            room_id=room_id, user_id=user_id, last_read_at=at, updated_at=utcnow()
-        )
-        current = ReadState.__table__.c.last_read_at
-        newer = excluded(stmt, "last_read_at")
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["room_id", "user_id"],
-            set_={
-                "last_read_at": case((newer > current, newer), else_=current),
-                "updated_at": excluded(stmt, "updated_at"),
-            },
-        )
-        await self.session.execute(stmt)
+        await self.mark_read_many([(room_id, user_id, at)])
 
     async def mark_read_many(self, marks: Sequence[tuple[str, str, datetime]]) -> None:
         """``mark_read`` for many distinct (room, user) pairs in one statement."""
