@@ -6,7 +6,7 @@ socket up in every room of it: the cost of one disconnect grows with every room 
 the process. A process stopping with 5,000 sockets in 4 rooms each (10,000 chat rooms and 5,000 of
 one socket each) spent its whole 10 s shutdown allowance in that scan, and the clients waited for
 it before the new process could take the port. Here each socket's entered rooms are kept beside
-the library's table, and a disconnect leaves exactly those.
+the library's table, and a disconnect leaves exactly those. Its emits are ``hub.direct_emit``'s.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Hashable
 from typing import Any
 
-import socketio
+from tutorhub_messaging.hub.direct_emit import DirectEmitManager
 
 
-class RoomIndexedManager(socketio.AsyncManager):  # type: ignore[misc]
+class RoomIndexedManager(DirectEmitManager):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # (namespace, sid) -> the rooms it entered besides the namespace's (None) and its own.
