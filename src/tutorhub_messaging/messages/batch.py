@@ -139,18 +139,8 @@ class _Rows:
 
     async def _store_one_by_one(self, rows: list[_Unwritten]) -> None:
         for row in rows:
-            item = row.item
             try:
-                self.outcomes[row.slot] = await store_message(
-                    self.uow,
-                    self.notifier,
-                    self.rules,
-                    room_id=item.room_id,
-                    sender=item.sender,
-                    new=item.new,
-                    status=item.status,
-                    participants=item.participants,
-                )
+                self.outcomes[row.slot] = await _store_alone(self.uow, self.notifier, self.rules, row.item)
             except AppError as exc:
                 self.outcomes[row.slot] = exc
 
@@ -206,29 +196,36 @@ def _client_key(item: Outgoing) -> ClientKey | None:
     return None if client_message_id is None else ClientKey(item.room_id, item.sender.id, client_message_id)
 
 
+async def _store_alone(
+    uow: UnitOfWork, notifier: RoomNotifier, rules: MessageRules, item: Outgoing
+) -> StoredMessage:
+    return await store_message(
+        uow,
+        notifier,
+        rules,
+        room_id=item.room_id,
+        sender=item.sender,
+        new=item.new,
+        status=item.status,
+        participants=item.participants,
+    )
+
+
 async def store_messages(
     uow: UnitOfWork, notifier: RoomNotifier, rules: MessageRules, items: Sequence[Outgoing]
 ) -> list[Outcome]:
     """Store each message, in order; a message the rules refuse gets its error and stores nothing."""
     outcomes: list[Any] = [None] * len(items)
     pending = _Rows(uow, notifier, rules, outcomes)
-    keys = {key for key in map(_client_key, items) if key is not None}
-    stored = await MessageRepository(uow.session).find_by_client_ids(keys) if keys else {}
-    for slot, item in enumerate(items):
+    keys = [_client_key(item) for item in items]
+    named = {key for key in keys if key is not None}
+    stored = await MessageRepository(uow.session).find_by_client_ids(named) if named else {}
+    for slot, (item, key) in enumerate(zip(items, keys, strict=True)):
         new = item.new
         try:
             if new.reply_to is not None:
                 await pending.write()
-                outcomes[slot] = await store_message(
-                    uow,
-                    notifier,
-                    rules,
-                    room_id=item.room_id,
-                    sender=item.sender,
-                    new=new,
-                    status=item.status,
-                    participants=item.participants,
-                )
+                outcomes[slot] = await _store_alone(uow, notifier, rules, item)
                 continue
             # The checks and their order are store_message's.
             message_type, content = item.checked or validate_content(
@@ -237,7 +234,6 @@ async def store_messages(
             client_message_id = check_client_message_id(new.client_message_id)
             if new.forwarded is not None and not isinstance(new.forwarded, bool):
                 raise InvalidInput("forwarded must be a boolean", key="errMsg_forwardedIsNotValid")
-            key = _client_key(item)
             existing = stored.get(key) if key is not None else None
             if existing is not None:
                 outcomes[slot] = same_send(existing, message_type.name, content, None, bool(new.forwarded))
