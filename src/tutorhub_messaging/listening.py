@@ -15,8 +15,12 @@ from __future__ import annotations
 import socket
 
 MIN_PORT, MAX_PORT = 1, 65_535
-# Connections the kernel holds for the process before it accepts them (uvicorn's default).
-LISTEN_BACKLOG = 2048
+# Connections the kernel holds for the process before it accepts them: as many as it grants (it
+# caps this at net.core.somaxconn, 4,096 by default). After a restart, thousands of clients
+# reconnect at once; one that finds the queue full is dropped and its kernel tries again only 1, 3,
+# 7 and 15 s later. uvicorn's default, 2,048, overflowed tens of thousands of times per restart
+# under 5,000 clients (docs/deployment.md, "Restarts").
+LISTEN_BACKLOG = 65_535
 
 
 class ServeError(Exception):
