@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.support.databases import throwaway_database
 from tutorhub_messaging.db.migrate import alembic_config
 from tutorhub_messaging.db.models import Base
+from tutorhub_messaging.db.revision import HEAD_REVISION
 from tutorhub_messaging.db.types import UtcDateTime
 
 _INSERT = sa.text(
@@ -184,3 +185,50 @@ def test_processes_migrating_a_fresh_database_at_once_all_succeed(fresh_url: str
 
     head = ScriptDirectory.from_config(alembic_config(fresh_url)).get_current_head()
     assert _run_sync(fresh_url, version) == [(head,)]
+
+
+def test_the_head_revision_the_service_knows_is_the_newest_migration() -> None:
+    """``serve`` skips Alembic on a database at ``HEAD_REVISION``: a migration added without moving
+    the constant would never be applied by a restart."""
+    assert ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head() == HEAD_REVISION
+
+
+_MIGRATE_AND_LIST_ALEMBIC = (
+    "import sys\n"
+    "from tutorhub_messaging.cli import _migrate\n"
+    "from tutorhub_messaging.settings import load_settings\n"
+    "revision = _migrate(load_settings(database_url=sys.argv[1], jwt_secret='x' * 40))\n"
+    "print(revision, any(name.split('.')[0] == 'alembic' for name in sys.modules))\n"
+)
+
+
+def _start_migration_step(url: str) -> tuple[str, bool]:
+    """What ``serve``'s migration step reports, and whether it imported Alembic, in a new process."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MESSAGING_")}
+    result = subprocess.run(
+        [sys.executable, "-c", _MIGRATE_AND_LIST_ALEMBIC, url],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    revision, imported = result.stdout.split()
+    return revision, imported == "True"
+
+
+def test_a_start_on_an_up_to_date_database_leaves_alembic_unimported(fresh_url: str) -> None:
+    command.upgrade(alembic_config(fresh_url), "head")
+
+    assert _start_migration_step(fresh_url) == (HEAD_REVISION, False)
+
+
+def test_a_start_on_an_older_database_still_migrates_it(fresh_url: str) -> None:
+    command.upgrade(alembic_config(fresh_url), "0004_partial_delivery_indexes")
+
+    assert _start_migration_step(fresh_url) == (HEAD_REVISION, True)
+
+    def version(conn: sa.Connection) -> list[Any]:
+        return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")))
+
+    assert _run_sync(fresh_url, version) == [(HEAD_REVISION,)]

@@ -72,16 +72,21 @@ def one_line(exc: BaseException) -> str:
 
 
 def _migrate(settings: Settings) -> str:
-    """Apply the migrations; the revision the database is at afterwards."""
+    """Apply the migrations; the revision the database is at afterwards. A database already at the
+    newest revision is left as it is without importing Alembic (see ``db.revision``)."""
+    from tutorhub_messaging.db.revision import HEAD_REVISION, current_revision
+
+    _check_sqlite_file(settings)
+    if current_revision(settings.database_url) == HEAD_REVISION:
+        return HEAD_REVISION
     from tutorhub_messaging.db.migrate import upgrade
     from tutorhub_messaging.logs import redact_url
 
-    _check_sqlite_file(settings)
     try:
         upgrade(settings.database_url)
     except Exception as exc:
         _fail(f"migration failed on {redact_url(settings.database_url)}: {one_line(exc)}", status=1)
-    return head_revision()
+    return HEAD_REVISION
 
 
 def _check_sqlite_file(settings: Settings) -> None:
@@ -100,14 +105,6 @@ def _check_sqlite_file(settings: Settings) -> None:
         sqlite3.connect(path).close()
     except sqlite3.Error as exc:
         _fail(f"cannot open the SQLite database {path}: {exc}", status=1)
-
-
-def head_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    from tutorhub_messaging.db.migrate import alembic_config
-
-    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
 
 
 def tune_garbage_collector(full_every: int = GC_FULL_COLLECTION_EVERY) -> None:
