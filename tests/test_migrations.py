@@ -72,6 +72,10 @@ def _run_sync(url: str, work: Any) -> Any:
     return asyncio.run(run())
 
 
+def _versions(conn: sa.Connection) -> list[Any]:
+    return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")))
+
+
 def test_the_migrated_schema_is_the_models_schema(fresh_url: str) -> None:
     command.upgrade(alembic_config(fresh_url), "head")
 
@@ -180,11 +184,8 @@ def test_processes_migrating_a_fresh_database_at_once_all_succeed(fresh_url: str
 
     assert [code for code, _ in results] == [0] * STARTING_AT_ONCE, results
 
-    def version(conn: sa.Connection) -> list[Any]:
-        return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-
     head = ScriptDirectory.from_config(alembic_config(fresh_url)).get_current_head()
-    assert _run_sync(fresh_url, version) == [(head,)]
+    assert _run_sync(fresh_url, _versions) == [(head,)]
 
 
 def test_the_head_revision_the_service_knows_is_the_newest_migration() -> None:
@@ -228,7 +229,4 @@ def test_a_start_on_an_older_database_still_migrates_it(fresh_url: str) -> None:
 
     assert _start_migration_step(fresh_url) == (HEAD_REVISION, True)
 
-    def version(conn: sa.Connection) -> list[Any]:
-        return list(conn.execute(sa.text("SELECT version_num FROM alembic_version")))
-
-    assert _run_sync(fresh_url, version) == [(HEAD_REVISION,)]
+    assert _run_sync(fresh_url, _versions) == [(HEAD_REVISION,)]
