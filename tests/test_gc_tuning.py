@@ -32,3 +32,16 @@ def test_serve_spaces_full_collections_as_configured() -> None:
 
 def test_by_default_a_full_collection_comes_at_most_every_100_middle_ones() -> None:
     assert Settings().gc_full_collection_every == 100
+
+
+@pytest.mark.usefixtures("restored_gc")
+def test_tuning_turns_the_collector_back_on_after_an_import_with_it_off() -> None:
+    # ``serve`` imports the service with the collector off (a faster start); tuning freezes what
+    # was imported without a full collection and must leave the collector running.
+    gc.disable()
+    try:
+        tune_garbage_collector()
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.enable()
