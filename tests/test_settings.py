@@ -130,3 +130,15 @@ def test_settings_are_frozen() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.max_users_per_room = 3  # type: ignore[misc]
+
+
+def test_joins_per_batch_depends_on_the_database_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    # SQLite reads larger batches of joins (a reconnect storm's sockets get their rooms back
+    # sooner); PostgreSQL keeps batches of 10; MESSAGING_HUB_JOINS_RUNNING overrides either.
+    assert load_settings().joins_per_batch == 50
+    postgres = "postgresql+asyncpg://user@db.example/messaging"
+    assert load_settings(database_url=postgres).joins_per_batch == 10
+    monkeypatch.setenv("MESSAGING_HUB_JOINS_RUNNING", "7")
+    assert load_settings().joins_per_batch == 7
+    assert load_settings(database_url=postgres).joins_per_batch == 7
+    assert "MESSAGING_HUB_JOINS_RUNNING" in refused(hub_joins_running=0)

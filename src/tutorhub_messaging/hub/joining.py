@@ -11,7 +11,7 @@ order as a join read alone (room and access, read permission, block, then ``afte
 join in a batch gets exactly the error it would have got alone and never affects the others.
 A lone join is read at once (a batch of one); under load, batches grow by themselves.
 
-Batches run one at a time, at most ``MESSAGING_HUB_JOINS_RUNNING`` joins each, on one database
+Batches run one at a time, at most ``Settings.joins_per_batch`` joins each, on one database
 connection: in a storm the joins wait their turn here, in arrival order, not in the connection
 pool's queue ahead of the sends of users already in their rooms.
 """
@@ -59,7 +59,7 @@ class JoinBatcher:
         self.state = state
         self.engine = engine
         self._batches = MicroBatcher[_Queued, JoinRead](
-            "join", self._read_together, max_batch=min(context.settings.hub_joins_running, MAX_BATCH)
+            "join", self._read_together, max_batch=min(context.settings.joins_per_batch, MAX_BATCH)
         )
         # Held while a batch reads the database (one batch at a time).
         self.turn = self._batches.turn
