@@ -1,5 +1,5 @@
 """The embedded SQLite engine: statements run on the event loop's own thread, with the settings
-the service relies on (WAL, foreign keys, a busy timeout, BEGIN IMMEDIATE); searches read on
+the service relies on (WAL, foreign keys, waits for a lock off the event loop, BEGIN IMMEDIATE); searches read on
 read-only connections of their own, on worker threads. These tests use their
 own database file, so they run the same whichever database the rest of the suite uses."""
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tutorhub_messaging.db.database import Database
-from tutorhub_messaging.db.sqlite import BUSY_TIMEOUT_MS, SEARCH_THREAD_NICENESS, create_sqlite_engine
+from tutorhub_messaging.db.sqlite import SEARCH_THREAD_NICENESS, create_sqlite_engine
 from tutorhub_messaging.errors import Unavailable
 
 
@@ -48,11 +48,12 @@ async def test_statements_run_on_the_event_loop_thread(engine: AsyncEngine) -> N
     assert await _thread_running_statements(engine) == threading.get_ident()
 
 
-async def test_every_connection_gets_wal_foreign_keys_and_a_busy_timeout(engine: AsyncEngine) -> None:
+async def test_every_connection_gets_wal_foreign_keys_and_no_busy_wait_on_the_loop(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
-        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == BUSY_TIMEOUT_MS
+        # Waits for another process's lock happen on the worker thread (next tests), not here.
+        assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
         await conn.execute(text("CREATE TABLE parent (id INTEGER PRIMARY KEY)"))
         await conn.execute(text("CREATE TABLE child (parent_id INTEGER REFERENCES parent(id))"))
         await conn.commit()
@@ -72,6 +73,74 @@ async def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path)
                 other.execute("BEGIN IMMEDIATE")
         other.execute("BEGIN IMMEDIATE")  # released at commit
         other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await database.dispose()
+
+
+async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object], period: float = 0.005) -> int:
+    """How many times a task of the same event loop woke up while ``work`` ran."""
+    ticks = 0
+    while not work.done():
+        await asyncio.sleep(period)
+        ticks += 1
+    return ticks
+
+
+async def test_waiting_for_another_process_lock_keeps_the_event_loop_running(tmp_path: Path) -> None:
+    """Another process (a ``deliver``, a backup) holding the write lock: the unit of work waits
+    for it and then commits, and the event loop serves everything else meanwhile. With SQLite's
+    busy handler sleeping on the loop's thread, nothing else ran until the lock was free."""
+    path = tmp_path / "shared.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO note VALUES ('the other process')")
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, other.execute, "COMMIT")
+
+    async def write() -> None:
+        async with database.unit_of_work() as uow:
+            await uow.session.execute(text("INSERT INTO note VALUES ('the service')"))
+
+    try:
+        started = loop.time()
+        writing = asyncio.create_task(write())
+        ticks = await _ticks_while(writing)
+        await writing
+        waited = loop.time() - started
+        assert waited >= 0.29  # it did wait for the lock
+        assert ticks >= 20  # and the loop ran all along (a tick is 5 ms; 300 ms of waiting)
+        async with database.unit_of_work() as uow:
+            rows = (await uow.session.execute(text("SELECT body FROM note ORDER BY rowid"))).scalars()
+            assert list(rows) == ["the other process", "the service"]
+            # Back to failing fast on the loop once the wait is over.
+            assert (await uow.session.execute(text("PRAGMA busy_timeout"))).scalar_one() == 0
+    finally:
+        other.close()
+        await database.dispose()
+
+
+async def test_a_lock_held_past_the_busy_timeout_gives_unavailable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tutorhub_messaging.db.sqlite.BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "held.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(Unavailable):
+            async with database.unit_of_work() as uow:
+                await uow.session.execute(text("INSERT INTO note VALUES ('never')"))
+        other.execute("ROLLBACK")
+        async with database.unit_of_work() as uow:  # the connection is usable again
+            await uow.session.execute(text("INSERT INTO note VALUES ('later')"))
+            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
     finally:
         other.close()
         await database.dispose()

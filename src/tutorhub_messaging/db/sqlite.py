@@ -18,6 +18,7 @@ single-process default, and PostgreSQL the database for heavy deployments.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 import os
@@ -31,23 +32,53 @@ import aiosqlite
 from sqlalchemy import event, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from tutorhub_messaging.ops.metrics import WAL_CHECKPOINTS
+from tutorhub_messaging.ops.metrics import SQLITE_LOCK_WAITS, WAL_CHECKPOINTS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-# Another process holding the write lock (a second `serve` on the same file, a backup) makes a
-# transaction wait this long for it before failing with 503.
+# Another process holding the write lock (a `deliver` process, a second `serve` on the same file, a
+# backup) makes a transaction wait this long for it before failing with 503.
 BUSY_TIMEOUT_MS = 10_000
 
 
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLite answered SQLITE_BUSY: another connection holds the lock this call needs."""
+    return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+
+
+def _waiting_for_the_lock(connection: sqlite3.Connection, call: Callable[[], T]) -> T:
+    """``call()`` with SQLite's busy handler on: it sleeps and retries until the lock is free or
+    ``BUSY_TIMEOUT_MS`` have passed. Runs on aiosqlite's worker thread."""
+    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        return call()
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
 class InPlaceConnection(aiosqlite.Connection):
-    """An aiosqlite connection whose calls run on the caller's thread (the event loop's)."""
+    """An aiosqlite connection whose calls run on the caller's thread (the event loop's).
+
+    Its busy timeout is zero, so a call never sleeps on the event loop's thread: when another
+    process holds the write lock (a ``deliver`` process settling webhook deliveries, a backup),
+    SQLite's busy handler would sleep there, 1, 2, 5, 10 ms and more, and every socket of the
+    process would stall with it. Such a call fails at once with SQLITE_BUSY instead and is run
+    again on aiosqlite's worker thread, with the busy handler on, while the event loop carries on.
+    A call that failed with SQLITE_BUSY changed nothing, so running it again is what SQLite's own
+    busy handler would have done."""
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")  # what aiosqlite raises, which SQLAlchemy maps
-        return fn(*args, **kwargs)
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.OperationalError as exc:
+            if not _is_busy(exc):
+                raise
+        SQLITE_LOCK_WAITS.inc()
+        again = functools.partial(fn, *args, **kwargs)
+        return await self.on_worker_thread(lambda raw: _waiting_for_the_lock(raw, again))
 
     async def on_worker_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` on aiosqlite's worker thread, the way aiosqlite runs every call: for
@@ -74,7 +105,8 @@ def create_sqlite_engine(url: str) -> AsyncEngine:
             "journal_mode=WAL",
             # NORMAL in WAL mode: a commit survives a process crash; FULL would also survive power loss.
             "synchronous=NORMAL",
-            f"busy_timeout={BUSY_TIMEOUT_MS}",
+            # Zero: waits for another process's lock happen off the event loop (InPlaceConnection).
+            "busy_timeout=0",
             "foreign_keys=ON",
             # Checkpoints run off the event loop instead (WalCheckpoints below).
             "wal_autocheckpoint=0",

@@ -123,6 +123,10 @@ GC_PAUSES = Histogram(
     ["generation"],
     buckets=_STAGE_BUCKETS,
 )
+SQLITE_LOCK_WAITS = Counter(
+    "messaging_sqlite_lock_waits_total",
+    "SQLite calls that found another process holding the lock, and waited for it off the event loop",
+)
 WAL_CHECKPOINTS = Histogram(
     "messaging_sqlite_checkpoint_seconds",
     "SQLite WAL checkpoints: catch-up (beside the writer) and finish (holding the writer)",
