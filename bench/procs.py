@@ -49,6 +49,15 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has spent busy so far (every core, every process; idle and
+    I/O wait excluded), from /proc/stat."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_http_ok(url: str, *, timeout: float, process: subprocess.Popen[Any]) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

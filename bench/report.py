@@ -222,7 +222,36 @@ def webhooks_section(results: dict[str, Any]) -> list[str]:
             f"{on['drain_seconds']:.0f} s after the ladder ended; attempts by outcome: "
             f"{', '.join(f'{k} {v:,}' for k, v in sorted(on.get('attempts', {}).items())) or '-'}.",
         ]
+    lines += ["", *_webhook_steps(results, labels)]
     return lines
+
+
+def _webhook_steps(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
+    """Each ladder's steps side by side: delivered rate, p99, and how much of a core the service
+    (and the ``deliver`` process) used, so a saturated process can be told from a waiting one."""
+    keys = [key for key in labels if key in results]
+    cells: dict[tuple[int, str], str] = {}
+    for key in keys:
+        for step in results[key]["steps"]:
+            cores = step.get("serviceCores")
+            beside = step.get("besideCores")
+            cell = f"{step['deliveredPerSecond']:.0f}/s, p99 {_ms(step['p99'])}"
+            if cores is not None:
+                cell += f", {cores:.2f}" + (f" + {beside:.2f}" if beside is not None else "") + " cores"
+            if step.get("machineCores") is not None:
+                cell += f" of {step['machineCores']:.2f} busy"
+            if step.get("again"):
+                cell += " (again)"
+            previous = cells.get((step["rate"], key))
+            cells[(step["rate"], key)] = f"{previous}; {cell}" if previous else cell
+    offered = sorted({rate for rate, _ in cells})
+    rows = [[f"{rate:,}", *(cells.get((rate, key), "") for key in keys)] for rate in offered]
+    return [
+        "Steps (delivered rate, p99 ms, cores used by the service + the `deliver` process during the step,"
+        " of the cores the whole machine kept busy: load generator, receiver and database included):",
+        "",
+        *_table(["offered msg/s", *(labels[key] for key in keys)], rows),
+    ]
 
 
 def _passed_the_top(steps: list[dict[str, Any]]) -> bool:

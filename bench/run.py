@@ -333,7 +333,15 @@ class Bench:
                 if delivery is not None:
                     profilers.append(profile_process(self.procs, delivery.pid, f"{label}-deliver-{db}"))
 
-        result = scenarios.run_inbox(self.procs, server, rooms, self.tokens, plan, start_profiler)
+        result = scenarios.run_inbox(
+            self.procs,
+            server,
+            rooms,
+            self.tokens,
+            plan,
+            start_profiler,
+            beside=delivery.pid if delivery is not None else None,
+        )
         for profiler in profilers:
             finish_profile(self.procs, profiler)
         result["rates"] = list(plan.rates)

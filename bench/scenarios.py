@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import stages
-from procs import LoadGenerator, Processes, Server, cpu_seconds, rss_bytes
+from procs import LoadGenerator, Processes, Server, cpu_seconds, machine_busy_seconds, rss_bytes
 from seed import HistoryData, Room
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -142,8 +142,10 @@ def run_inbox(
     tokens: Tokens,
     plan: Plan,
     on_ready: Callable[[], None] | None = None,
+    beside: int | None = None,
 ) -> dict[str, Any]:
-    """``on_ready`` runs once every socket is connected and joined, just before the ladder."""
+    """``on_ready`` runs once every socket is connected and joined, just before the ladder.
+    ``beside``: the pid of another service process (a ``deliver``) whose CPU each step records."""
     config = {
         **_base_config(server, 900),
         "rooms": _room_entries(rooms, tokens),
@@ -160,11 +162,24 @@ def run_inbox(
         if on_ready is not None:
             on_ready()
         cpu_before = cpu_seconds(server.pid)
+        # Each step's share of a core (CPU seconds over the step's wall time), to tell a saturated
+        # process from one that waits.
+        step_started, step_cpu, machine_busy = time.monotonic(), cpu_before, machine_busy_seconds()
+        beside_cpu = cpu_seconds(beside) if beside is not None else 0.0
         steps = []
         last = stages.snapshot(server.url)
         for record in load.records():
             if record["type"] != "step":
                 continue
+            wall, used = time.monotonic() - step_started, cpu_seconds(server.pid)
+            record["serviceCores"] = (used - step_cpu) / wall
+            if beside is not None:
+                used_beside = cpu_seconds(beside)
+                record["besideCores"] = (used_beside - beside_cpu) / wall
+                beside_cpu = used_beside
+            busy = machine_busy_seconds()
+            record["machineCores"] = (busy - machine_busy) / wall
+            step_started, step_cpu, machine_busy = time.monotonic(), used, busy
             now = stages.snapshot(server.url) if last is not None else None
             if last is not None and now is not None:
                 record["stages"] = stages.step_stages(last, now)
