@@ -18,7 +18,6 @@ single-process default, and PostgreSQL the database for heavy deployments.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import math
 import os
@@ -42,31 +41,29 @@ log = logging.getLogger(__name__)
 BUSY_TIMEOUT_MS = 10_000
 
 
+# The execution option that makes a transaction on the writer's engine begin without the write lock.
+READ_ONLY_OPTION = "tutorhub_read_only"
+
+# While another process holds the lock, a call tries again this often.
+LOCK_POLL_SECONDS = 0.001
+
+
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     """SQLite answered SQLITE_BUSY: another connection holds the lock this call needs."""
     return getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
 
 
-def _waiting_for_the_lock(connection: sqlite3.Connection, call: Callable[[], T]) -> T:
-    """``call()`` with SQLite's busy handler on: it sleeps and retries until the lock is free or
-    ``BUSY_TIMEOUT_MS`` have passed. Runs on aiosqlite's worker thread."""
-    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    try:
-        return call()
-    finally:
-        connection.execute("PRAGMA busy_timeout=0")
-
-
 class InPlaceConnection(aiosqlite.Connection):
     """An aiosqlite connection whose calls run on the caller's thread (the event loop's).
 
-    Its busy timeout is zero, so a call never sleeps on the event loop's thread: when another
+    Its busy timeout is zero, so a call never sleeps on the event loop's thread. When another
     process holds the write lock (a ``deliver`` process settling webhook deliveries, a backup),
     SQLite's busy handler would sleep there, 1, 2, 5, 10 ms and more, and every socket of the
-    process would stall with it. Such a call fails at once with SQLITE_BUSY instead and is run
-    again on aiosqlite's worker thread, with the busy handler on, while the event loop carries on.
-    A call that failed with SQLITE_BUSY changed nothing, so running it again is what SQLite's own
-    busy handler would have done."""
+    process would stall with it. Such a call fails at once with SQLITE_BUSY instead, and is tried
+    again every ``LOCK_POLL_SECONDS`` while the event loop carries on, for up to
+    ``BUSY_TIMEOUT_MS``. A call that failed with SQLITE_BUSY changed nothing, so trying it again
+    is what SQLite's own busy handler would have done; a millisecond apart, it gets the lock
+    soon after it is free (the busy handler's growing sleeps overshot by up to tens of ms)."""
 
     async def _execute(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         if not self._running or not self._connection:
@@ -77,8 +74,14 @@ class InPlaceConnection(aiosqlite.Connection):
             if not _is_busy(exc):
                 raise
         SQLITE_LOCK_WAITS.inc()
-        again = functools.partial(fn, *args, **kwargs)
-        return await self.on_worker_thread(lambda raw: _waiting_for_the_lock(raw, again))
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            await asyncio.sleep(LOCK_POLL_SECONDS)
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() > deadline:
+                    raise
 
     async def on_worker_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """``fn(connection)`` on aiosqlite's worker thread, the way aiosqlite runs every call: for
@@ -205,7 +208,10 @@ def _on_every_connection(engine: AsyncEngine, *, pragmas: tuple[str, ...], begin
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql(begin)
+        # A transaction that only reads (Database.reading) takes no lock when it begins: in WAL
+        # mode it reads a snapshot and keeps no other process's writer waiting.
+        read_only = connection.get_execution_options().get(READ_ONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if read_only else begin)
 
 
 # A checkpoint after this many commits: under inbox load a commit appends ~50-200 pages to the WAL.
