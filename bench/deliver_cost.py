@@ -32,6 +32,7 @@ from procs import LOADGEN_DIR, VENV_BIN, cpu_seconds, ensure_loadgen, free_port,
 
 from tutorhub_messaging.db.database import Database
 from tutorhub_messaging.db.types import utcnow
+from tutorhub_messaging.ops.metrics import SQLITE_LOCK_WAITS
 from tutorhub_messaging.outbox.events import delivery_row, event_row
 from tutorhub_messaging.outbox.repository import OutboxRepository
 
@@ -65,25 +66,30 @@ def _received(receiver: str) -> int:
         return int(json.load(response)["ids"])
 
 
-async def _feed(url: str, endpoint: str, args: argparse.Namespace) -> int:
-    """Write events at ``args.rate`` for ``args.seconds``; returns how many."""
+async def _feed(url: str, endpoint: str, args: argparse.Namespace) -> tuple[int, list[float]]:
+    """Write events at ``args.rate`` for ``args.seconds``; returns how many, and how long each
+    commit took (what the ``deliver`` process's own transactions make the service's wait)."""
     db = Database(url, pool_size=2)
     try:
         rooms = [str(uuid.uuid4()) for _ in range(args.rooms)]
         started = time.monotonic()
         written = 0
+        durations = []
         while time.monotonic() - started < args.seconds:
             count = int(args.rate * TICK)
+            writing = time.perf_counter()
             await _write(db, endpoint, rooms, count)
+            durations.append(time.perf_counter() - writing)
             written += count
             await asyncio.sleep(max(0.0, started + written / args.rate - time.monotonic()))
-        return written
+        return written, durations
     finally:
         await db.dispose()
 
 
-def measure(url: str, args: argparse.Namespace) -> float:
-    """``deliver``'s CPU seconds per event, from the first event written to the last received."""
+def measure(url: str, args: argparse.Namespace) -> tuple[float, list[float]]:
+    """``deliver``'s CPU seconds per event, from the first event written to the last received,
+    and the writer's commit durations."""
     env = {**os.environ, "MESSAGING_DATABASE_URL": url, "MESSAGING_LOG_LEVEL": "WARNING"}
     command = str(VENV_BIN / "tutorhub-messaging")
     subprocess.run([command, "migrate"], env=env, check=True, capture_output=True)
@@ -102,12 +108,12 @@ def measure(url: str, args: argparse.Namespace) -> float:
         time.sleep(1.5)
         used_before = cpu_seconds(deliver.pid)
         started = time.monotonic()
-        written = asyncio.run(_feed(url, base + "/hooks", args))
+        written, durations = asyncio.run(_feed(url, base + "/hooks", args))
         while _received(base) < written:
             if time.monotonic() - started > args.seconds + 120:
                 raise SystemExit(f"the receiver got {_received(base)} of {written} events")
             time.sleep(0.05)
-        return (cpu_seconds(deliver.pid) - used_before) / written
+        return (cpu_seconds(deliver.pid) - used_before) / written, durations
     finally:
         for process in (deliver, receiver):
             if process is not None:
@@ -129,8 +135,14 @@ def main() -> None:
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:
             url = args.database_url or f"sqlite+aiosqlite:///{Path(folder) / 'deliver.db'}"
-            per_event = measure(url, args)
-        print(f"{args.rate} events/s over {args.rooms} rooms: deliver CPU {per_event * 1e6:.0f} µs per event")
+            per_event, durations = measure(url, args)
+        durations.sort()
+        p50, p99 = (1e3 * durations[int(q * (len(durations) - 1))] for q in (0.5, 0.99))
+        print(
+            f"{args.rate} events/s over {args.rooms} rooms: deliver CPU {per_event * 1e6:.0f} µs per event;"
+            f" the writer's commits p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {1e3 * durations[-1]:.1f} ms"
+            f" (waited for the lock {int(SQLITE_LOCK_WAITS._value.get())} times)"
+        )
 
 
 if __name__ == "__main__":
