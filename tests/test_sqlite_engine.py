@@ -78,6 +78,32 @@ async def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path)
         await database.dispose()
 
 
+async def test_a_reading_unit_of_work_leaves_the_write_lock_to_others(tmp_path: Path) -> None:
+    """``Database.reading`` begins without the write lock: another process (the service, when
+    this is a ``deliver`` process reading what it leased) can write meanwhile."""
+    path = tmp_path / "reading.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    async with database.unit_of_work() as uow:
+        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+        await uow.session.execute(text("INSERT INTO note VALUES ('before')"))
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with database.reading() as uow:
+            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
+            other.execute("BEGIN IMMEDIATE")  # would raise "database is locked" under a unit of work
+            other.execute("INSERT INTO note VALUES ('meanwhile')")
+            other.execute("COMMIT")
+            # One snapshot for the whole read.
+            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
+        async with database.unit_of_work() as uow:  # the next unit of work takes the lock again
+            assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 2
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+    finally:
+        other.close()
+        await database.dispose()
+
+
 async def _ticks_while(work: asyncio.Future[object] | asyncio.Task[object], period: float = 0.005) -> int:
     """How many times a task of the same event loop woke up while ``work`` ran."""
     ticks = 0

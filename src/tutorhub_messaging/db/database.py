@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import (
 
 from tutorhub_messaging.db.search_limits import RefusalPause, SearchGate, SearchLimits, SearchPace
 from tutorhub_messaging.db.sqlite import (
+    READ_ONLY_OPTION,
     WalCheckpoints,
     create_sqlite_engine,
     create_sqlite_search_engine,
@@ -160,6 +161,15 @@ class Database:
 
     def unit_of_work(self) -> AbstractAsyncContextManager[UnitOfWork]:
         return self._unit_of_work(self.sessions)
+
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[UnitOfWork]:
+        """A unit of work that only reads. On SQLite it begins without taking the write lock
+        (every other unit of work takes it at BEGIN): a process beside the service (``deliver``)
+        then holds the lock only while it writes, and the service's commits wait less."""
+        async with self._unit_of_work(self.sessions) as uow:
+            await uow.session.connection(execution_options={READ_ONLY_OPTION: True})
+            yield uow
 
     @asynccontextmanager
     async def search(self, user_id: str | None = None) -> AsyncIterator[UnitOfWork]:

@@ -240,9 +240,15 @@ class OutboxRepository:
         rooms: int,
         per_room: int,
     ) -> list[RoomRun]:
-        """Lease up to ``rooms`` due rooms of ``endpoint`` nobody holds, and read each one's
-        oldest pending deliveries, at most ``per_room``, cut before the first that is not due.
-        Reads and writes only the rooms taken: a backlog elsewhere costs nothing."""
+        """``lease`` then ``heads`` in this one transaction."""
+        leased = await self.lease(endpoint, now=now, lease_until=lease_until, owner=owner, rooms=rooms)
+        return await self.heads(endpoint, leased, now=now, per_room=per_room)
+
+    async def lease(
+        self, endpoint: str, *, now: datetime, lease_until: datetime, owner: str, rooms: int
+    ) -> list[str]:
+        """Lease up to ``rooms`` due rooms of ``endpoint`` nobody holds; returns them. Reads and
+        writes only the rooms taken: a backlog elsewhere costs nothing."""
         connection = await self.session.connection()
         lease = _LEASE_PG if connection.dialect.name == "postgresql" else _LEASE
         values = {
@@ -252,9 +258,15 @@ class OutboxRepository:
             "b_owner": owner,
             "b_rooms": rooms,
         }
-        leased = [row.room_id for row in (await connection.execute(lease, values)).all()]
+        return [row.room_id for row in (await connection.execute(lease, values)).all()]
+
+    async def heads(self, endpoint: str, leased: list[str], *, now: datetime, per_room: int) -> list[RoomRun]:
+        """Each leased room's oldest pending deliveries, at most ``per_room``, cut before the
+        first that is not due. Only reads: the lease keeps other processes off these rooms, so
+        it may run in a transaction after the lease's (``Database.reading``)."""
         if not leased:
             return []
+        connection = await self.session.connection()
         found: dict[str, list[Claimed]] = {room: [] for room in leased}
         heads = await connection.execute(
             _HEADS[connection.dialect.name],

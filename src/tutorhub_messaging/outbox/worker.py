@@ -1,8 +1,9 @@
 """The webhook delivery worker: one per process, started and stopped with the app.
 
 Each endpoint has a loop of its own, so a slow or dead endpoint never holds up another one (nor
-the service: deliveries run beside the requests, and the database sees one transaction per
-round, not statements per event). A round settles what finished, then leases due rooms:
+the service: deliveries run beside the requests, and the database sees one write transaction
+per round, not statements per event). A round settles what finished, then leases due rooms, then
+reads what it leased in a transaction that only reads (on SQLite it leaves the write lock free):
 each (endpoint, room) with pending deliveries has a queue row saying when its head is due and who
 holds it, so a claim reads the due rooms off an index and costs the same with a backlog of
 millions as with none. For each room leased, its oldest undelivered events for that endpoint, up
@@ -226,9 +227,11 @@ class _EndpointLoop:
         return attempt
 
     async def _round(self, rooms: int) -> list[RoomRun]:
-        """One transaction: record every room run that ended since the last round and give those
-        rooms back, each due again when its head is; then lease up to ``rooms`` due rooms (a room
-        just given back with more waiting may be among them)."""
+        """Record every room run that ended since the last round and give those rooms back, each
+        due again when its head is, and lease up to ``rooms`` due rooms (a room just given back
+        with more waiting may be among them): one transaction. Then read the leased rooms'
+        events in a transaction that only reads, so the first one is short: on SQLite it holds
+        the write lock that the service's commits wait for."""
         finished, self.finished = self.finished, []
         if not finished and rooms <= 0:
             return []
@@ -237,15 +240,14 @@ class _EndpointLoop:
             async with self.worker.db.unit_of_work() as uow:
                 repository = OutboxRepository(uow.session)
                 dead = await self._settle(repository, finished, now)
-                runs = []
+                leased = []
                 if rooms > 0:
-                    runs = await repository.claim(
+                    leased = await repository.lease(
                         self.endpoint,
                         now=now,
                         lease_until=now + timedelta(seconds=self.config.lease),
                         owner=self.worker.owner,
                         rooms=rooms,
-                        per_room=self.config.room_batch,
                     )
         except BaseException:
             # Settled in a later round.
@@ -254,7 +256,17 @@ class _EndpointLoop:
         if dead:
             WEBHOOK_DEAD_LETTERS.inc(dead)
             log.warning("%d webhook deliveries dead-lettered after the retry budget", dead)
-        return runs
+        if not leased:
+            return []
+        try:
+            async with self.worker.db.reading() as uow:
+                return await OutboxRepository(uow.session).heads(
+                    self.endpoint, leased, now=now, per_room=self.config.room_batch
+                )
+        except BaseException:
+            # Given back, untouched, by the next round.
+            self.finished.extend(_RunResult(room, [], None) for room in leased)
+            raise
 
     async def _settle(self, repository: OutboxRepository, finished: list[_RunResult], now: datetime) -> int:
         """Record the attempts of ``finished`` and reschedule their rooms; returns how many
