@@ -219,7 +219,8 @@ def webhooks_section(results: dict[str, Any]) -> list[str]:
             f"- {labels[key]}: ratio to off **{ratio:.2f}x** (target ≥ 0.9x: "
             f"{'met' if ratio >= 0.9 else 'not met'}); events written: {on['events']:,}, distinct "
             f"events the receiver got: {on['delivered_ids']:,} ({on['posts']:,} POSTs), "
-            f"{on['drain_seconds']:.0f} s after the ladder ended; attempts by outcome: "
+            f"{on['drain_seconds']:.0f} s after the ladder ended (the receiver's CPU: "
+            f"{on.get('receiver_cpu_us_per_event', 0):.0f} µs per POST); attempts by outcome: "
             f"{', '.join(f'{k} {v:,}' for k, v in sorted(on.get('attempts', {}).items())) or '-'}.",
         ]
     lines += ["", *_webhook_steps(results, labels)]

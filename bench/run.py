@@ -386,6 +386,7 @@ class Bench:
                 time.sleep(0.5)
             counts = receiver_count(receiver)
             return {
+                "receiver_cpu_us_per_event": 1e6 * cpu_seconds(receiver.pid) / max(1, counts["received"]),
                 "events": events,
                 "delivered_ids": counts["ids"],
                 "posts": counts["received"],
