@@ -1,6 +1,6 @@
 """The embedded SQLite engine: statements run on the event loop's own thread, with the settings
-the service relies on (WAL, foreign keys, waits for a lock off the event loop, BEGIN IMMEDIATE); searches read on
-read-only connections of their own, on worker threads. These tests use their
+the service relies on (WAL, foreign keys, waits for a lock off the event loop, BEGIN IMMEDIATE);
+searches read on read-only connections of their own, on worker threads. These tests use their
 own database file, so they run the same whichever database the rest of the suite uses."""
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ async def test_statements_run_on_the_event_loop_thread(engine: AsyncEngine) -> N
     assert await _thread_running_statements(engine) == threading.get_ident()
 
 
-async def test_every_connection_gets_wal_foreign_keys_and_no_busy_wait_on_the_loop(engine: AsyncEngine) -> None:
+async def test_every_connection_gets_wal_foreign_keys_and_no_busy_wait(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         assert (await conn.execute(text("PRAGMA journal_mode"))).scalar_one() == "wal"
         assert (await conn.execute(text("PRAGMA foreign_keys"))).scalar_one() == 1
@@ -78,15 +78,21 @@ async def test_a_transaction_takes_the_write_lock_when_it_begins(tmp_path: Path)
         await database.dispose()
 
 
-async def test_a_reading_unit_of_work_leaves_the_write_lock_to_others(tmp_path: Path) -> None:
-    """``Database.reading`` begins without the write lock: another process (the service, when
-    this is a ``deliver`` process reading what it leased) can write meanwhile."""
-    path = tmp_path / "reading.db"
+async def _shared_file(path: Path) -> tuple[Database, sqlite3.Connection]:
+    """The service's database on ``path`` with a ``note`` table, and another process's connection
+    to the same file (no busy timeout: it fails at once where it would wait)."""
     database = Database(f"sqlite+aiosqlite:///{path}")
     async with database.unit_of_work() as uow:
         await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
+    return database, sqlite3.connect(path, timeout=0, isolation_level=None)
+
+
+async def test_a_reading_unit_of_work_leaves_the_write_lock_to_others(tmp_path: Path) -> None:
+    """``Database.reading`` begins without the write lock: another process (the service, when
+    this is a ``deliver`` process reading what it leased) can write meanwhile."""
+    database, other = await _shared_file(tmp_path / "reading.db")
+    async with database.unit_of_work() as uow:
         await uow.session.execute(text("INSERT INTO note VALUES ('before')"))
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
     try:
         async with database.reading() as uow:
             assert (await uow.session.execute(text("SELECT count(*) FROM note"))).scalar_one() == 1
@@ -117,11 +123,7 @@ async def test_waiting_for_another_process_lock_keeps_the_event_loop_running(tmp
     """Another process (a ``deliver``, a backup) holding the write lock: the unit of work waits
     for it and then commits, and the event loop serves everything else meanwhile. With SQLite's
     busy handler sleeping on the loop's thread, nothing else ran until the lock was free."""
-    path = tmp_path / "shared.db"
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    async with database.unit_of_work() as uow:
-        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    database, other = await _shared_file(tmp_path / "shared.db")
     other.execute("BEGIN IMMEDIATE")
     other.execute("INSERT INTO note VALUES ('the other process')")
     loop = asyncio.get_running_loop()
@@ -153,11 +155,7 @@ async def test_a_lock_held_past_the_busy_timeout_gives_unavailable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("tutorhub_messaging.db.sqlite.BUSY_TIMEOUT_MS", 200)
-    path = tmp_path / "held.db"
-    database = Database(f"sqlite+aiosqlite:///{path}")
-    async with database.unit_of_work() as uow:
-        await uow.session.execute(text("CREATE TABLE note (body TEXT)"))
-    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    database, other = await _shared_file(tmp_path / "held.db")
     other.execute("BEGIN IMMEDIATE")
     try:
         with pytest.raises(Unavailable):
